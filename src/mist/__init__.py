@@ -1,0 +1,1 @@
+"""Mist: a self-hosted platform-as-a-service."""

@@ -1,0 +1,86 @@
+"""The one place where errors become HTTP responses.
+
+Every error body is JSON: {"success": false, "message": "...", "data": null}. An unexpected
+exception is logged with the request it broke and answered with a 500 that names no internals.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mist.errors import (
+    Conflict,
+    GitError,
+    InvalidInput,
+    MistError,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RuntimeEngineError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS = {
+    InvalidInput: 400,
+    NotAuthenticated: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+    # The request was fine; the git remote or the engine it needs was not.
+    GitError: 422,
+    RuntimeEngineError: 503,
+}
+
+
+def status_of(exc: MistError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def error_body(message: str) -> dict:
+    return {"success": False, "message": message, "data": None}
+
+
+def describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        where = ".".join(loc) or "body"
+        if err.get("type") == "json_invalid":
+            parts.append("the body is not valid JSON")
+        elif err.get("type") == "missing":
+            parts.append(f"{where}: required")
+        elif err.get("type") == "extra_forbidden":
+            parts.append(f"{where}: unknown field")
+        else:
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(dict.fromkeys(parts))
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(MistError)
+    async def mist_error(_request: Request, exc: MistError) -> JSONResponse:
+        return JSONResponse(error_body(exc.message), status_code=status_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body(describe_validation(exc)), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            error_body("internal error; the server log has the details"), status_code=500
+        )

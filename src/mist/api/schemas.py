@@ -1,0 +1,97 @@
+"""Request bodies. Strict: a wrong type is an error, not a guess; unknown fields are refused."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Id = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
+Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
+Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254,
+                                         pattern=r"^[^@\s]+@[^@\s]+$")]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class SignupIn(Body):
+    username: Username
+    email: Email
+    password: Password
+
+
+class LoginIn(Body):
+    email: Annotated[str, StringConstraints(max_length=254)]
+    password: Annotated[str, StringConstraints(max_length=1024)]
+
+
+class UserCreateIn(SignupIn):
+    role: Literal["admin", "user"] = "user"
+
+
+class ProjectCreateIn(Body):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    description: Text = ""
+
+
+class MembersIn(Body):
+    userIds: Annotated[list[Id], Field(max_length=1000)]
+
+
+class EnvVarIn(Body):
+    key: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    value: Annotated[str, StringConstraints(max_length=65536)] | None = None
+    secret: bool = False
+    buildTime: bool = False
+    runtime: bool = True
+
+
+# Either a list with flags, or the plain object {KEY: value} of runtime variables.
+EnvVars = Annotated[list[EnvVarIn], Field(max_length=500)] | dict[
+    Annotated[str, StringConstraints(min_length=1, max_length=255)],
+    Annotated[str, StringConstraints(max_length=65536)],
+]
+
+RepoUrl = Annotated[str, StringConstraints(max_length=2048)]
+RelPath = Annotated[str, StringConstraints(max_length=1024)]
+Branch = Annotated[str, StringConstraints(max_length=255)]
+
+
+class AppCreateIn(Body):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=63)]
+    projectId: Id
+    appType: Literal["web", "service", "database"] = "web"
+    gitRepository: RepoUrl = ""
+    gitBranch: Branch = "main"
+    dockerfilePath: RelPath = "Dockerfile"
+    rootDirectory: RelPath = ""
+    port: Port | None = None
+    templateName: Annotated[str, StringConstraints(max_length=32)] = ""
+    envVars: EnvVars = []
+
+
+class AppUpdateIn(Body):
+    appId: Id
+    name: Annotated[str, StringConstraints(max_length=63)] | None = None
+    appType: Literal["web", "service", "database"] | None = None
+    gitRepository: RepoUrl | None = None
+    gitBranch: Branch | None = None
+    dockerfilePath: RelPath | None = None
+    rootDirectory: RelPath | None = None
+    port: Port | None = None
+    templateName: Annotated[str, StringConstraints(max_length=32)] | None = None
+    envVars: EnvVars | None = None
+
+
+class AppIdIn(Body):
+    appId: Id
+
+
+class ProjectIdIn(Body):
+    projectId: Id

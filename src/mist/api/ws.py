@@ -1,0 +1,111 @@
+"""WS /ws/deployment/logs?deploymentId=N: replay what is logged, then stream until the end.
+
+A watcher first gets every stored line, then the current status; while the deployment runs it gets
+each new line and every status change from the event bus, an `error` message on failure, and the
+connection closes after the final status. Lines carry `seq` (their index in the log) so nothing is
+sent twice between the replay and the live stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+
+from mist.api.errors import error_body, status_of
+from mist.auth.sessions import COOKIE_NAME, user_for_token
+from mist.deploy import store
+from mist.deploy.events import message
+from mist.deploy.stages import FAILED, FINAL
+from mist.errors import MistError
+from mist.services import Services
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+SLOW_WATCHER = 1013  # "try again later": the watcher fell too far behind
+
+
+async def _deny(websocket: WebSocket, status: int, text: str) -> None:
+    await websocket.send_denial_response(JSONResponse(error_body(text), status_code=status))
+
+
+@router.websocket("/ws/deployment/logs")
+async def deployment_logs(websocket: WebSocket) -> None:
+    svc: Services = websocket.app.state.services
+    user = await asyncio.to_thread(svc.db.call, user_for_token, websocket.cookies.get(COOKIE_NAME))
+    if user is None:
+        return await _deny(websocket, 401, "sign in first: no valid session")
+    raw = websocket.query_params.get("deploymentId", "")
+    if not raw.isdigit() or not 1 <= int(raw) < 2**63:
+        return await _deny(websocket, 400, "deploymentId: required, a positive integer")
+    deployment_id = int(raw)
+    try:
+        await asyncio.to_thread(svc.deployments.authorised, user, deployment_id)
+    except MistError as exc:
+        return await _deny(websocket, status_of(exc), exc.message)
+
+    await websocket.accept()
+    with svc.bus.subscribe(deployment_id) as sub:
+        # Status before lines: a final status read here means every line is already in the file.
+        current = await asyncio.to_thread(svc.deployments.current, deployment_id)
+        lines = await asyncio.to_thread(svc.logs.read_lines, deployment_id)
+        try:
+            for seq, line in enumerate(lines):
+                await websocket.send_json(message("log", {"line": line}, seq=seq))
+            last = store.status_data(current)
+            if store.is_final(current):
+                return await _finish(websocket, current.status, current.error_message, last)
+            await websocket.send_json(message("status", last))
+            await _stream(websocket, sub, len(lines), last)
+        except WebSocketDisconnect:
+            return
+
+
+async def _finish(websocket: WebSocket, status: str, error: str, data: dict) -> None:
+    if status == FAILED and error:
+        await websocket.send_json(message("error", {"message": error}))
+    await websocket.send_json(message("status", data))
+    await websocket.close()
+
+
+async def _stream(websocket: WebSocket, sub, next_seq: int, last: dict) -> None:
+    """Live events until the final status, or until the watcher leaves."""
+    gone = asyncio.ensure_future(_until_disconnect(websocket))
+    try:
+        while True:
+            getter = asyncio.ensure_future(sub.get())
+            done, _ = await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if gone in done:
+                getter.cancel()
+                return
+            event = getter.result()
+            if sub.overflowed:
+                await websocket.close(SLOW_WATCHER, "too far behind; reconnect to resume")
+                return
+            if event["type"] == "log":
+                if event["seq"] < next_seq:
+                    continue
+                next_seq = event["seq"] + 1
+            elif event["type"] == "status":
+                if event["data"] == last:
+                    continue
+                last = event["data"]
+            await websocket.send_json(event)
+            if event["type"] == "status" and event["data"]["status"] in FINAL:
+                await websocket.close()
+                return
+    finally:
+        gone.cancel()
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    try:
+        while True:
+            msg = await websocket.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+    except (WebSocketDisconnect, RuntimeError):
+        return

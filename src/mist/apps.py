@@ -1,0 +1,249 @@
+"""Applications and their env vars. Owns writes to `apps` and `env_vars`.
+
+Secret env values are write-only: they are stored, used at deploy time and redacted from logs, and no
+response ever carries them again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mist.auth.permissions import app_for, project_for, project_ids_of
+from mist.db.models import App, Deployment, EnvVar, User, iso
+from mist.errors import Conflict, InvalidInput
+from mist.git import validate_branch, validate_remote_url
+from mist.templates import TEMPLATES, generated_env
+
+APP_TYPES = ("web", "service", "database")
+_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+RUNNING_STATUSES = ("building", "deploying")
+
+
+@dataclass
+class EnvInput:
+    key: str
+    value: str | None
+    secret: bool = False
+    build_time: bool = False
+    runtime: bool = True
+
+
+def _relative_path(field: str, value: str, default: str) -> str:
+    """A path inside the repository: relative, no '..', no control characters."""
+    value = (value or "").strip() or default
+    if any(ord(c) < 0x20 for c in value) or "\\" in value:
+        raise InvalidInput(f"{field}: must not contain control characters or backslashes")
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts:
+        raise InvalidInput(f"{field}: must be a path inside the repository (relative, without '..')")
+    return "" if str(path) == "." else str(path)
+
+
+def _check_env(env: list[EnvInput]) -> None:
+    seen = set()
+    for item in env:
+        if not _ENV_KEY.match(item.key):
+            raise InvalidInput(f"envVars: '{item.key[:50]}' is not a valid variable name")
+        if item.key in seen:
+            raise InvalidInput(f"envVars: '{item.key}' is given twice")
+        seen.add(item.key)
+        if item.value is not None and "\x00" in item.value:
+            raise InvalidInput(f"envVars: the value of '{item.key}' contains a NUL character")
+
+
+def _apply_source_fields(app: App, fields: dict[str, Any]) -> None:
+    """Validates and sets the git/build fields; a database app takes none of them."""
+    if app.app_type == "database":
+        if fields.get("gitRepository"):
+            raise InvalidInput("gitRepository: a database app deploys its template's image, not a repository")
+        return
+    if "gitRepository" in fields:
+        app.git_repository = validate_remote_url(fields["gitRepository"])
+    if "gitBranch" in fields:
+        app.git_branch = validate_branch(fields["gitBranch"] or "main")
+    if "dockerfilePath" in fields:
+        app.dockerfile_path = _relative_path("dockerfilePath", fields["dockerfilePath"], "Dockerfile")
+        if not app.dockerfile_path:
+            raise InvalidInput("dockerfilePath: must name a file")
+    if "rootDirectory" in fields:
+        app.root_directory = _relative_path("rootDirectory", fields["rootDirectory"], ".")
+
+
+def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvInput]) -> App:
+    project = project_for(session, user, fields["projectId"])
+    name = fields["name"].strip().lower()
+    if not _NAME.match(name):
+        raise InvalidInput("name: use 1-63 lowercase letters, digits and hyphens, not starting or ending with '-'")
+    app_type = fields.get("appType") or "web"
+    if app_type not in APP_TYPES:
+        raise InvalidInput("appType: must be one of web, service, database")
+    if session.scalar(select(App.id).where(App.project_id == project.id, App.name == name)):
+        raise Conflict(f"the project already has an application named '{name}'")
+    _check_env(env)
+    app = App(project_id=project.id, name=name, app_type=app_type)
+    if app_type == "database":
+        template = TEMPLATES.get(fields.get("templateName") or "")
+        if template is None:
+            raise InvalidInput(f"templateName: must be one of {', '.join(TEMPLATES)}")
+        app.template_name = template.name
+        app.port = fields.get("port") or template.port
+        app.git_repository = ""
+        _apply_source_fields(app, fields)
+        generated = {key: (value, secret) for key, value, secret in generated_env(template, name)}
+        for key, (value, secret) in generated.items():
+            app.env_vars.append(EnvVar(key=key, value=value, is_secret=secret, build_time=False, runtime=True))
+        env = [e for e in env if e.key not in generated]
+    else:
+        if not fields.get("gitRepository"):
+            raise InvalidInput("gitRepository: required for web and service apps")
+        if fields.get("templateName"):
+            raise InvalidInput("templateName: only database apps use a template")
+        app.git_branch = "main"
+        app.dockerfile_path = "Dockerfile"
+        app.root_directory = ""
+        _apply_source_fields(app, {"gitBranch": "main", "dockerfilePath": "Dockerfile", **fields})
+        app.port = fields.get("port")
+        if app_type == "web" and app.port is None:
+            raise InvalidInput("port: required for web apps (the port the container listens on)")
+    for item in env:
+        if item.value is None:
+            raise InvalidInput(f"envVars: '{item.key}' needs a value")
+        app.env_vars.append(_env_row(item))
+    session.add(app)
+    session.flush()
+    return app
+
+
+def _env_row(item: EnvInput) -> EnvVar:
+    return EnvVar(
+        key=item.key, value=item.value, is_secret=item.secret,
+        build_time=item.build_time, runtime=item.runtime,
+    )
+
+
+def update(session: Session, user: User, app_id: int, fields: dict[str, Any], env: list[EnvInput] | None) -> App:
+    app = app_for(session, user, app_id)
+    if "name" in fields and fields["name"].strip().lower() != app.name:
+        raise InvalidInput("name: an application cannot be renamed")
+    if "appType" in fields and fields["appType"] != app.app_type:
+        raise InvalidInput("appType: cannot change after creation")
+    if "templateName" in fields and (fields["templateName"] or "") != app.template_name:
+        raise InvalidInput("templateName: cannot change after creation")
+    if app.app_type != "database" and "gitRepository" in fields and not fields["gitRepository"]:
+        raise InvalidInput("gitRepository: required for web and service apps")
+    _apply_source_fields(app, fields)
+    if "port" in fields:
+        if fields["port"] is None and app.app_type == "web":
+            raise InvalidInput("port: required for web apps")
+        app.port = fields["port"]
+    if env is not None:
+        _replace_env(app, env)
+    session.flush()
+    return app
+
+
+def _replace_env(app: App, env: list[EnvInput]) -> None:
+    """The given list becomes the app's env. A known key sent without a value keeps its stored
+    value, so a client can resend secrets it cannot read; a database app keeps its credentials."""
+    _check_env(env)
+    current = {e.key: e for e in app.env_vars}
+    protected = set(TEMPLATES[app.template_name].env) if app.template_name else set()
+    rows = []
+    for item in env:
+        old = current.get(item.key)
+        if item.value is None and old is None:
+            raise InvalidInput(f"envVars: '{item.key}' needs a value")
+        if old is not None and item.value is None:
+            old.is_secret = old.is_secret or item.secret
+            old.build_time, old.runtime = item.build_time, item.runtime
+            rows.append(old)
+        elif old is not None:
+            old.value, old.is_secret = item.value, item.secret or (old.is_secret and item.key in protected)
+            old.build_time, old.runtime = item.build_time, item.runtime
+            rows.append(old)
+        else:
+            rows.append(_env_row(item))
+    given = {item.key for item in env}
+    rows.extend(current[k] for k in protected if k in current and k not in given)
+    app.env_vars = rows
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What a deleted app leaves outside the database, for `mist.cleanup` to remove."""
+
+    app_id: int
+    deployment_ids: list[int]
+
+
+def prepare_removal(session: Session, app_ids: list[int]) -> list[Removed]:
+    """Refuses while any of the apps deploys; else lists what their deletion leaves behind."""
+    if not app_ids:
+        return []
+    running = session.scalar(
+        select(Deployment.id).where(Deployment.app_id.in_(app_ids), Deployment.status.in_(RUNNING_STATUSES))
+    )
+    if running:
+        raise Conflict(f"deployment {running} is running; wait for it to finish")
+    return [
+        Removed(app_id, list(session.scalars(select(Deployment.id).where(Deployment.app_id == app_id))))
+        for app_id in app_ids
+    ]
+
+
+def delete(session: Session, user: User, app_id: int) -> list[Removed]:
+    app = app_for(session, user, app_id)
+    removed = prepare_removal(session, [app.id])
+    session.delete(app)
+    session.flush()
+    return removed
+
+
+def list_for_project(session: Session, user: User, project_id: int) -> list[App]:
+    project = project_for(session, user, project_id)
+    return list(session.scalars(select(App).where(App.project_id == project.id).order_by(App.id)))
+
+
+def visible_app_ids(session: Session, user: User) -> list[int] | None:
+    ids = project_ids_of(session, user)
+    if ids is None:
+        return None
+    return list(session.scalars(select(App.id).where(App.project_id.in_(ids))))
+
+
+def secret_values(app: App) -> list[str]:
+    return [e.value for e in app.env_vars if e.is_secret and e.value]
+
+
+def to_json(app: App) -> dict:
+    return {
+        "id": app.id,
+        "projectId": app.project_id,
+        "name": app.name,
+        "appType": app.app_type,
+        "gitRepository": app.git_repository,
+        "gitBranch": app.git_branch,
+        "dockerfilePath": app.dockerfile_path,
+        "rootDirectory": app.root_directory,
+        "port": app.port,
+        "templateName": app.template_name,
+        "envVars": [
+            {
+                "key": e.key,
+                "value": None if e.is_secret else e.value,
+                "secret": e.is_secret,
+                "buildTime": e.build_time,
+                "runtime": e.runtime,
+            }
+            for e in app.env_vars
+        ],
+        "createdAt": iso(app.created_at),
+        "updatedAt": iso(app.updated_at),
+    }

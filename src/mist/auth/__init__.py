@@ -1,0 +1,1 @@
+"""Who is calling: users, password hashes, sessions and per-project permissions."""

@@ -1,0 +1,53 @@
+"""Per-project access: owners and admins reach everything, other users their projects only.
+
+An id the user may not reach is reported as missing (NotFound), so ids do not leak.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mist.auth.users import is_admin
+from mist.db.models import App, Deployment, Project, ProjectMember, User
+from mist.errors import NotFound
+
+
+def can_reach_project(session: Session, user: User, project_id: int) -> bool:
+    if is_admin(user):
+        return True
+    member = session.get(ProjectMember, {"project_id": project_id, "user_id": user.id})
+    return member is not None
+
+
+def project_ids_of(session: Session, user: User) -> list[int] | None:
+    """The projects a user reaches; None means all of them."""
+    if is_admin(user):
+        return None
+    return list(
+        session.scalars(select(ProjectMember.project_id).where(ProjectMember.user_id == user.id))
+    )
+
+
+def project_for(session: Session, user: User, project_id: int) -> Project:
+    project = session.get(Project, project_id)
+    if project is None or not can_reach_project(session, user, project_id):
+        raise NotFound(f"project {project_id} not found")
+    return project
+
+
+def app_for(session: Session, user: User, app_id: int) -> App:
+    app = session.get(App, app_id)
+    if app is None or not can_reach_project(session, user, app.project_id):
+        raise NotFound(f"application {app_id} not found")
+    return app
+
+
+def deployment_for(session: Session, user: User, deployment_id: int) -> Deployment:
+    deployment = session.get(Deployment, deployment_id)
+    if deployment is None:
+        raise NotFound(f"deployment {deployment_id} not found")
+    app = session.get(App, deployment.app_id)
+    if app is None or not can_reach_project(session, user, app.project_id):
+        raise NotFound(f"deployment {deployment_id} not found")
+    return deployment

@@ -1,0 +1,40 @@
+"""The `mist` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from mist.config import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mist.server import create_app
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v is not None}
+    settings = Settings(**overrides)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, ws="websockets-sansio")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mist", description="Mist: a self-hosted platform-as-a-service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the API server and the deploy workers")
+    serve.add_argument("--host", help="address to listen on (MIST_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (MIST_PORT, default 8080)")
+    serve.add_argument("--workers", type=int, help="deploy workers (MIST_WORKERS, default 2)")
+    serve.set_defaults(func=_serve)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

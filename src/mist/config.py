@@ -1,0 +1,54 @@
+"""Settings, read once from MIST_* environment variables at the entry point and passed down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    # Root runs Mist as a system service; anyone else keeps their data in their own home.
+    if os.geteuid() == 0:
+        return Path("/var/lib/mist")
+    return Path.home() / ".local" / "share" / "mist"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MIST_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = Field(default=2, ge=1, le=64)
+    log_level: str = "info"
+    secure_cookies: bool = False
+    session_ttl_hours: int = Field(default=24 * 14, ge=1)
+    lease_seconds: int = Field(default=30, ge=5)
+    git_timeout_seconds: int = Field(default=300, ge=5)
+    # JSON object, e.g. MIST_TEMPLATE_IMAGES='{"redis": "registry.local/redis:7"}'.
+    template_images: dict[str, str] = Field(default_factory=dict)
+    restart_policy: str = "unless-stopped"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'mist.db'}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def git_dir(self) -> Path:
+        return self.data_dir / "git"
+
+    @property
+    def builds_dir(self) -> Path:
+        return self.data_dir / "builds"
+
+    def prepare_dirs(self) -> None:
+        for path in (self.data_dir, self.logs_dir, self.git_dir, self.builds_dir):
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -1,0 +1,165 @@
+"""Tables. Each table's writes belong to one module, named in its docstring."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Naive UTC: SQLite keeps no zone, so every stored time is UTC by convention."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 UTC, as the API returns every timestamp."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    """Written by mist.auth.users."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # owner | admin | user
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuthSession(Base):
+    """Written by mist.auth.sessions. Only a hash of the cookie value is stored."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Project(Base):
+    """Written by mist.projects."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    members: Mapped[list[ProjectMember]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+
+
+class ProjectMember(Base):
+    """Written by mist.projects."""
+
+    __tablename__ = "project_members"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class App(Base):
+    """Written by mist.apps."""
+
+    __tablename__ = "apps"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(63))
+    app_type: Mapped[str] = mapped_column(String(16))  # web | service | database
+    git_repository: Mapped[str] = mapped_column(Text, default="")
+    git_branch: Mapped[str] = mapped_column(String(255), default="main")
+    dockerfile_path: Mapped[str] = mapped_column(Text, default="Dockerfile")
+    root_directory: Mapped[str] = mapped_column(Text, default="")
+    port: Mapped[int | None] = mapped_column(Integer)
+    template_name: Mapped[str] = mapped_column(String(32), default="")
+    # Last deployment_number handed out; incremented in the same statement that reads it.
+    deployment_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    env_vars: Mapped[list[EnvVar]] = relationship(
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+        order_by="EnvVar.key",
+    )
+
+
+class EnvVar(Base):
+    """Written by mist.apps."""
+
+    __tablename__ = "env_vars"
+    __table_args__ = (UniqueConstraint("app_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+    is_secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    build_time: Mapped[bool] = mapped_column(Boolean, default=False)
+    runtime: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Deployment(Base):
+    """Written by mist.deploy.store. The rows with status 'pending' are the deploy queue."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        UniqueConstraint("app_id", "deployment_number"),
+        Index("ix_deployments_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    deployment_number: Mapped[int] = mapped_column(Integer)
+    commit_hash: Mapped[str] = mapped_column(String(64), default="")
+    commit_message: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    stage: Mapped[str] = mapped_column(String(32), default="")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    rolled_back_from: Mapped[int | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="SET NULL")
+    )
+    image: Mapped[str] = mapped_column(String(255), default="")
+    container_id: Mapped[str] = mapped_column(String(64), default="")
+    claimed_by: Mapped[str] = mapped_column(String(64), default="")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,77 @@
+"""In-process event bus: the pipeline publishes each deployment's messages, watchers subscribe.
+
+Watchers never poll the database for lines: a subscription is an asyncio queue fed by `publish`.
+A watcher too slow to keep up is cut off rather than letting its queue grow without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any
+
+MAX_BACKLOG = 10_000
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def message(kind: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A WebSocket message as the contract shapes it: type, timestamp, data."""
+    return {"type": kind, "timestamp": now_iso(), "data": data, **extra}
+
+
+class Subscription:
+    def __init__(self, bus: EventBus, deployment_id: int) -> None:
+        self.bus = bus
+        self.deployment_id = deployment_id
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_BACKLOG)
+        self.overflowed = False
+
+    def offer(self, event: dict[str, Any]) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def get(self) -> dict[str, Any]:
+        return await self.queue.get()
+
+    def close(self) -> None:
+        self.bus._unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventBus:
+    """Must be used from the event loop's thread."""
+
+    def __init__(self) -> None:
+        self._subs: dict[int, set[Subscription]] = defaultdict(set)
+
+    def subscribe(self, deployment_id: int) -> Subscription:
+        sub = Subscription(self, deployment_id)
+        self._subs[deployment_id].add(sub)
+        return sub
+
+    def publish(self, deployment_id: int, event: dict[str, Any]) -> None:
+        for sub in tuple(self._subs.get(deployment_id, ())):
+            sub.offer(event)
+
+    def watchers(self, deployment_id: int) -> int:
+        return len(self._subs.get(deployment_id, ()))
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.deployment_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.deployment_id]

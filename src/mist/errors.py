@@ -1,0 +1,47 @@
+"""The one error hierarchy of Mist.
+
+Services and adapters raise these; `mist.api.errors` maps them to HTTP in one place. Docker, git and
+proxy failures are converted at their adapter boundary (`raise ... from exc`).
+"""
+
+from __future__ import annotations
+
+
+class MistError(Exception):
+    """Base of every error Mist reports to a user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(MistError):
+    """The request is malformed or names something impossible (HTTP 400)."""
+
+
+class NotAuthenticated(MistError):
+    """No valid session or token (HTTP 401)."""
+
+
+class PermissionDenied(MistError):
+    """Authenticated, but the role does not allow this (HTTP 403)."""
+
+
+class NotFound(MistError):
+    """Unknown id, or one the user may not see (HTTP 404, so ids do not leak)."""
+
+
+class Conflict(MistError):
+    """The request is valid but the current state forbids it (HTTP 409)."""
+
+
+class GitError(MistError):
+    """A git command failed (remote unreachable, unknown branch, missing commit)."""
+
+
+class RuntimeEngineError(MistError):
+    """The container engine failed or refused a request."""
+
+
+class BuildFailed(RuntimeEngineError):
+    """The image build reported an error step."""

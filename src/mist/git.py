@@ -1,0 +1,219 @@
+"""Safe git: validated remote URLs, a bare mirror per app, exact commits.
+
+Every command is an argument list, with prompts off and only network transports allowed for remotes.
+The mirror is the one place that talks to the remote; a build checks out from it locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mist.errors import GitError, InvalidInput
+
+LineSink = Callable[[str], Awaitable[None]]
+
+_SCHEMES = ("https", "http", "ssh", "git")
+_SCP_LIKE = re.compile(r"^(?:[A-Za-z0-9._~-]+@)?[A-Za-z0-9.-]+:(?!//)[A-Za-z0-9._~/-][^\s]*$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$")
+_FULL_HASH = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+
+
+def validate_remote_url(url: str) -> str:
+    """Accepts https, http, ssh, git and scp-style remotes; refuses anything git could run or read
+    locally (file://, ext::, plain paths, option-like strings)."""
+    if not isinstance(url, str) or not url:
+        raise InvalidInput("gitRepository: must be a non-empty git URL")
+    if len(url) > 2048:
+        raise InvalidInput("gitRepository: longer than 2048 characters")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or c.isspace() for c in url):
+        raise InvalidInput("gitRepository: must not contain whitespace or control characters")
+    if url.startswith("-"):
+        raise InvalidInput("gitRepository: must not start with '-'")
+    if "::" in url.split("/", 1)[0]:
+        raise InvalidInput("gitRepository: transport helpers such as 'ext::' are not allowed")
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in _SCHEMES:
+            raise InvalidInput(
+                f"gitRepository: scheme '{parts.scheme}' is not allowed; use https, http, ssh or git"
+            )
+        host = parts.hostname or ""
+        if not host or not _HOST.match(parts.netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0] or "x"):
+            raise InvalidInput("gitRepository: the URL has no valid host")
+        if host.startswith("-"):
+            raise InvalidInput("gitRepository: the host must not start with '-'")
+        if not parts.path or parts.path == "/":
+            raise InvalidInput("gitRepository: the URL names no repository path")
+        return url
+    if _SCP_LIKE.match(url):
+        host = url.split("@", 1)[-1].split(":", 1)[0]
+        if host.startswith("-"):
+            raise InvalidInput("gitRepository: the host must not start with '-'")
+        return url
+    raise InvalidInput(
+        "gitRepository: not a git URL; use https://, http://, ssh://, git:// or user@host:path"
+    )
+
+
+_BAD_REF = re.compile(r"(^[-./])|(\.\.)|([\x00-\x20\x7f~^:?*\[\\])|(@\{)|(\.lock$)|(/$)|(\.$)|(//)")
+
+
+def validate_branch(branch: str) -> str:
+    if not isinstance(branch, str) or not branch or len(branch) > 255 or _BAD_REF.search(branch):
+        raise InvalidInput("gitBranch: not a valid branch name")
+    return branch
+
+
+def url_secrets(url: str) -> list[str]:
+    """Credentials embedded in a remote URL, so logs can redact them."""
+    if "://" not in url:
+        return []
+    parts = urlsplit(url)
+    return [s for s in (parts.password, parts.username if parts.password is None else None) if s]
+
+
+@dataclass(frozen=True)
+class Commit:
+    hash: str
+    message: str
+
+
+class GitRepos:
+    """Per-app bare mirrors under one directory."""
+
+    def __init__(self, root: Path, timeout: float) -> None:
+        self.root = root
+        self.timeout = timeout
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def mirror_path(self, app_id: int) -> Path:
+        return self.root / f"app-{app_id}.git"
+
+    def _lock(self, app_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(app_id, asyncio.Lock())
+
+    async def resolve(self, app_id: int, url: str, branch: str) -> Commit:
+        """Fetches the branch into the app's mirror and returns its exact tip."""
+        validate_remote_url(url)
+        validate_branch(branch)
+        async with self._lock(app_id):
+            mirror = await self._ensure_mirror(app_id, url)
+            ref = f"refs/heads/{branch}"
+            await self._git(
+                ["fetch", "--prune", "--no-tags", "origin", f"+{ref}:{ref}"],
+                cwd=mirror,
+                what=f"fetch branch '{branch}'",
+            )
+            commit_hash = (await self._git(["rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=mirror)).strip()
+            return Commit(commit_hash, await self._subject(mirror, commit_hash))
+
+    async def checkout(
+        self, app_id: int, url: str, commit: str, dest: Path, sink: LineSink
+    ) -> None:
+        """Puts exactly `commit` into `dest`, fetching it into the mirror only if it is missing."""
+        if not _FULL_HASH.match(commit):
+            raise GitError(f"'{commit}' is not a full commit hash")
+        async with self._lock(app_id):
+            mirror = await self._ensure_mirror(app_id, url)
+            if not await self._has_commit(mirror, commit):
+                await sink(f"Fetching commit {commit[:12]} into the mirror...")
+                await self._git(
+                    ["fetch", "--no-tags", "origin", commit], cwd=mirror, what="fetch the commit", sink=sink
+                )
+            await self._git(
+                ["-c", "protocol.file.allow=always", "clone", "--no-checkout", "--", str(mirror), str(dest)],
+                cwd=self.root,
+                what="clone from the mirror",
+                sink=sink,
+            )
+        await self._git(
+            ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit],
+            cwd=dest,
+            what=f"check out {commit[:12]}",
+            sink=sink,
+        )
+        # The build context gets the tree, not the repository.
+        shutil.rmtree(dest / ".git", ignore_errors=True)
+
+    def forget(self, app_id: int) -> None:
+        shutil.rmtree(self.mirror_path(app_id), ignore_errors=True)
+
+    async def _ensure_mirror(self, app_id: int, url: str) -> Path:
+        mirror = self.mirror_path(app_id)
+        if not (mirror / "HEAD").exists():
+            shutil.rmtree(mirror, ignore_errors=True)
+            mirror.parent.mkdir(parents=True, exist_ok=True)
+            await self._git(["init", "--quiet", "--bare", str(mirror)], cwd=self.root)
+            await self._git(["remote", "add", "origin", "--", url], cwd=mirror)
+        else:
+            await self._git(["remote", "set-url", "origin", "--", url], cwd=mirror)
+        return mirror
+
+    async def _has_commit(self, mirror: Path, commit: str) -> bool:
+        try:
+            await self._git(["cat-file", "-e", f"{commit}^{{commit}}"], cwd=mirror)
+            return True
+        except GitError:
+            return False
+
+    async def _subject(self, mirror: Path, commit: str) -> str:
+        out = await self._git(["log", "-1", "--format=%s", commit], cwd=mirror)
+        return out.strip()
+
+    async def _git(
+        self, args: list[str], cwd: Path, what: str = "", sink: LineSink | None = None
+    ) -> str:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.root),
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "/bin/false",
+            "SSH_ASKPASS": "/bin/false",
+            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+            # Remotes may only use network transports; the local mirror clone opts in explicitly.
+            "GIT_PROTOCOL_FROM_USER": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "LC_ALL": "C",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            "git", *args, cwd=cwd, env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        errors: list[str] = []
+
+        async def read_stderr() -> None:
+            assert proc.stderr is not None
+            async for raw in proc.stderr:
+                for line in raw.decode(errors="replace").replace("\r", "\n").splitlines():
+                    if line.strip():
+                        errors.append(line)
+                        if sink is not None:
+                            await sink(line)
+
+        try:
+            stdout, _, _ = await asyncio.wait_for(
+                asyncio.gather(proc.stdout.read(), read_stderr(), proc.wait()), self.timeout
+            )
+        except asyncio.TimeoutError as exc:
+            proc.kill()
+            await proc.wait()
+            raise GitError(f"git could not {what or args[0]} within {self.timeout:.0f} s") from exc
+        except asyncio.CancelledError:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            raise
+        if proc.returncode != 0:
+            detail = next((e for e in reversed(errors) if e.startswith(("fatal:", "error:"))), "")
+            detail = detail or (errors[-1] if errors else f"exit code {proc.returncode}")
+            raise GitError(f"git could not {what or args[0]}: {detail}")
+        return stdout.decode(errors="replace")

@@ -1,0 +1,193 @@
+"""The Docker engine, through its API (docker SDK). Engine errors become RuntimeEngineError here.
+
+Every method is blocking; the pipeline calls them in threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+from mist.errors import BuildFailed, RuntimeEngineError
+from mist.runtime.requests import BuildRequest, ContainerRequest, ContainerState
+
+log = logging.getLogger(__name__)
+
+APP_LABEL = "mist.app"
+DEPLOYMENT_LABEL = "mist.deployment"
+
+
+def image_repository(app_id: int) -> str:
+    """Images are tagged, not labelled: a build label would cost a step and break the cache."""
+    return f"mist-app-{app_id}"
+
+
+class DockerRuntime:
+    """Connects on first use, so Mist starts (and reports clearly) while the engine is down."""
+
+    def __init__(self, build_timeout: int = 3600) -> None:
+        self._build_timeout = build_timeout
+        self._client: docker.DockerClient | None = None
+        self._build_api: docker.APIClient | None = None
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                env = docker.utils.kwargs_from_env()
+                client = docker.DockerClient(**env)
+                # A quiet RUN step sends nothing for minutes: builds get a long read timeout.
+                self._build_api = docker.APIClient(
+                    version=client.api.api_version, timeout=self._build_timeout, **env
+                )
+            except DockerException as exc:
+                raise RuntimeEngineError(f"cannot reach the Docker engine: {exc}") from exc
+            self._client = client
+        return self._client
+
+    def _builder(self) -> docker.APIClient:
+        self.client  # noqa: B018 - connecting creates the build client too
+        assert self._build_api is not None
+        return self._build_api
+
+    def ping(self) -> None:
+        try:
+            self.client.ping()
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot reach the Docker engine: {exc}") from exc
+
+    def build(self, request: BuildRequest, on_line: Callable[[str], None]) -> str:
+        """Builds and tags the image, sending each output line to `on_line`; returns the image id."""
+        image_id = ""
+        try:
+            stream = self._builder().build(
+                path=str(request.context_dir), dockerfile=request.dockerfile, tag=request.tag,
+                buildargs=request.build_args or None,
+                rm=True, forcerm=True, decode=True, pull=False,
+            )
+            for chunk in stream:
+                if "error" in chunk:
+                    detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+                    on_line(detail.rstrip())
+                    raise BuildFailed(f"Failed to build Docker image: {detail.strip()}")
+                if "stream" in chunk:
+                    for line in chunk["stream"].splitlines():
+                        if line.strip():
+                            on_line(line)
+                elif "status" in chunk:
+                    on_line(chunk["status"] + (f" {chunk['progress']}" if chunk.get("progress") else ""))
+                if "aux" in chunk and "ID" in chunk["aux"]:
+                    image_id = chunk["aux"]["ID"]
+        except BuildFailed:
+            raise
+        except (APIError, DockerException) as exc:
+            raise BuildFailed(f"Failed to build Docker image: {_explain(exc)}") from exc
+        if not image_id:
+            image_id = self.image_id(request.tag)
+        return image_id
+
+    def image_id(self, ref: str) -> str:
+        try:
+            return self.client.images.get(ref).id
+        except ImageNotFound:
+            return ""
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot inspect image {ref}: {_explain(exc)}") from exc
+
+    def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        try:
+            self.client.volumes.get(name)
+        except NotFound:
+            try:
+                self.client.volumes.create(name=name, labels=labels)
+            except DockerException as exc:
+                raise RuntimeEngineError(f"cannot create volume {name}: {_explain(exc)}") from exc
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot inspect volume {name}: {_explain(exc)}") from exc
+
+    def app_containers(self, app_id: int) -> list[ContainerState]:
+        try:
+            found = self.client.containers.list(all=True, filters={"label": f"{APP_LABEL}={app_id}"})
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot list containers: {_explain(exc)}") from exc
+        return [_state(c) for c in found]
+
+    def remove(self, container_id: str, stop_timeout: int = 10) -> None:
+        try:
+            container = self.client.containers.get(container_id)
+            if container.status == "running":
+                container.stop(timeout=stop_timeout)
+            container.remove(force=True)
+        except NotFound:
+            return
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot remove container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def run(self, request: ContainerRequest) -> ContainerState:
+        try:
+            container = self.client.containers.run(
+                request.image,
+                command=request.command,
+                name=request.name,
+                labels=request.labels,
+                environment=request.env,
+                detach=True,
+                restart_policy={"Name": request.restart_policy} if request.restart_policy != "no" else None,
+                volumes={name: {"bind": path, "mode": "rw"} for name, path in request.volumes.items()},
+            )
+            container.reload()
+        except ImageNotFound as exc:
+            raise RuntimeEngineError(f"image {request.image} is not on this machine") from exc
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot start container {request.name}: {_explain(exc)}") from exc
+        return _state(container)
+
+    def inspect(self, container_id: str) -> ContainerState | None:
+        try:
+            return _state(self.client.containers.get(container_id))
+        except NotFound:
+            return None
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot inspect container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def remove_images(self, app_id: int) -> None:
+        try:
+            for image in self.client.images.list(name=image_repository(app_id)):
+                self.client.images.remove(image.id, force=True)
+        except NotFound:
+            return
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot remove images of app {app_id}: {_explain(exc)}") from exc
+
+    def tail(self, container_id: str, lines: int = 20) -> list[str]:
+        try:
+            raw = self.client.containers.get(container_id).logs(tail=lines)
+        except DockerException:
+            return []
+        return raw.decode(errors="replace").splitlines()
+
+
+def _state(container) -> ContainerState:
+    attrs = container.attrs
+    state = attrs.get("State", {})
+    networks = attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
+    ip = attrs.get("NetworkSettings", {}).get("IPAddress") or next(
+        (n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), ""
+    )
+    return ContainerState(
+        id=container.id,
+        name=container.name,
+        status=state.get("Status", container.status),
+        exit_code=state.get("ExitCode", 0),
+        ip_address=ip,
+        labels=attrs.get("Config", {}).get("Labels") or {},
+    )
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, APIError):
+        return exc.explanation or str(exc)
+    return str(exc)

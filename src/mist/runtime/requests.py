@@ -1,0 +1,36 @@
+"""Plain-value requests to the container engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    context_dir: Path
+    dockerfile: str  # relative to context_dir
+    tag: str
+    build_args: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContainerRequest:
+    name: str
+    image: str
+    labels: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+    port: int | None = None
+    restart_policy: str = "unless-stopped"
+    volumes: dict[str, str] = field(default_factory=dict)  # volume name -> path in the container
+    command: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    id: str
+    name: str
+    status: str  # created | running | exited | ...
+    exit_code: int
+    ip_address: str
+    labels: dict[str, str]

@@ -1,0 +1,63 @@
+"""The ASGI application: routes, error handling, and the lifespan that starts the workers."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from mist.api import apps, auth, deployments, errors, projects, users, ws
+from mist.config import Settings
+from mist.errors import MistError
+from mist.services import Services, build_services
+
+log = logging.getLogger(__name__)
+
+
+class DataDirLocked(MistError):
+    """Another Mist process already serves this data directory."""
+
+
+def _lock_data_dir(settings: Settings) -> int:
+    """One Mist per data directory: recovery relies on no other process holding deployments."""
+    fd = os.open(settings.data_dir / "mist.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise DataDirLocked(f"another Mist process is using {settings.data_dir}") from exc
+    return fd
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    svc = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        settings.prepare_dirs()
+        lock = _lock_data_dir(settings)
+        try:
+            await asyncio.to_thread(svc.db.migrate)
+            try:
+                await asyncio.to_thread(svc.runtime.ping)
+            except MistError as exc:
+                log.warning("%s; deployments will fail until it is reachable", exc.message)
+            await svc.workers.start()
+            log.info("Mist is ready: data in %s, %d workers", settings.data_dir, settings.workers)
+            yield
+        finally:
+            await svc.workers.stop()
+            svc.db.dispose()
+            os.close(lock)
+
+    app = FastAPI(title="Mist", version="0.1.0", lifespan=lifespan)
+    app.state.services = svc
+    errors.install(app)
+    for module in (auth, users, projects, apps, deployments, ws):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,42 @@
+"""Everything a running Mist is made of, built once from the settings at the entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mist.cleanup import Cleanup
+from mist.config import Settings
+from mist.db.engine import Database
+from mist.deploy.events import EventBus
+from mist.deploy.logs import LogStore
+from mist.deploy.service import Deployments
+from mist.deploy.worker import Workers
+from mist.git import GitRepos
+from mist.runtime.docker import DockerRuntime
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    logs: LogStore
+    runtime: DockerRuntime
+    git: GitRepos
+    workers: Workers
+    deployments: Deployments
+    cleanup: Cleanup
+
+
+def build_services(settings: Settings) -> Services:
+    db = Database(settings.db_url)
+    bus = EventBus()
+    logs = LogStore(settings.logs_dir)
+    runtime = DockerRuntime()
+    git = GitRepos(settings.git_dir, timeout=settings.git_timeout_seconds)
+    workers = Workers(settings, db, bus, logs, runtime, git)
+    return Services(
+        settings=settings, db=db, bus=bus, logs=logs, runtime=runtime, git=git, workers=workers,
+        deployments=Deployments(db, git, logs, workers, settings.template_images),
+        cleanup=Cleanup(runtime, git, logs),
+    )
