@@ -21,7 +21,7 @@ LineSink = Callable[[str], Awaitable[None]]
 
 _SCHEMES = ("https", "http", "ssh", "git")
 _SCP_LIKE = re.compile(r"^(?:[A-Za-z0-9._~-]+@)?[A-Za-z0-9.-]+:(?!//)[A-Za-z0-9._~/-][^\s]*$")
-_HOST = re.compile(r"^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$")
+_HOST = re.compile(r"^[a-z0-9.-]+$|^[0-9a-f:.]+$")
 _FULL_HASH = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 
 
@@ -44,11 +44,15 @@ def validate_remote_url(url: str) -> str:
             raise InvalidInput(
                 f"gitRepository: scheme '{parts.scheme}' is not allowed; use https, http, ssh or git"
             )
-        host = parts.hostname or ""
-        if not host or not _HOST.match(parts.netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0] or "x"):
-            raise InvalidInput("gitRepository: the URL has no valid host")
+        try:
+            host = parts.hostname or ""
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError as exc:
+            raise InvalidInput("gitRepository: the URL has a malformed port") from exc
         if host.startswith("-"):
             raise InvalidInput("gitRepository: the host must not start with '-'")
+        if not _HOST.match(host):
+            raise InvalidInput("gitRepository: the URL has no valid host")
         if not parts.path or parts.path == "/":
             raise InvalidInput("gitRepository: the URL names no repository path")
         return url

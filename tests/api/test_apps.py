@@ -1,0 +1,98 @@
+"""mist.api.apps: validated input, nothing written on error, secrets write-only."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from support.client import MistClient
+
+REPO = "https://git.example.com/acme/shop.git"
+
+
+@pytest.fixture
+def project(mist: MistClient) -> dict:
+    mist.signup()
+    return mist.project()
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"gitRepository": "file:///etc/passwd"}, "gitRepository"),
+    ({"gitRepository": "ext::sh -c id"}, "gitRepository"),
+    ({"gitRepository": "-oProxyCommand=id"}, "gitRepository"),
+    ({"gitRepository": "/srv/repo.git"}, "gitRepository"),
+    ({"gitRepository": "https://host/a\x01b"}, "gitRepository"),
+    ({"gitBranch": "--upload-pack=x"}, "gitBranch"),
+    ({"dockerfilePath": "../../etc/Dockerfile"}, "dockerfilePath"),
+    ({"rootDirectory": "/etc"}, "rootDirectory"),
+    ({"port": 70000}, "port"),
+    ({"port": "8000"}, "port"),
+    ({"name": "Bad Name!"}, "name"),
+    ({"appType": "lambda"}, "appType"),
+    ({"projectId": "1"}, "projectId"),
+    ({"envVars": {"1BAD": "x"}}, "envVars"),
+    ({"envVars": [{"key": "A", "value": 5}]}, "envVars"),
+    ({"unknown": 1}, "unknown"),
+])
+def test_bad_input_is_400_naming_the_field_and_writes_nothing(
+    http: TestClient, mist: MistClient, project: dict, patch: dict, field: str
+) -> None:
+    body = {"name": "shop", "projectId": project["id"], "gitRepository": REPO, "port": 8000, **patch}
+    response = http.post("/api/apps/create", json=body)
+    assert response.status_code == 400, response.text
+    assert field in response.json()["message"]
+    assert mist.post("/api/apps/getByProjectId", {"projectId": project["id"]})["data"] == []
+
+
+def test_missing_and_malformed_bodies_are_400(http: TestClient, project: dict) -> None:
+    assert "name: required" in http.post("/api/apps/create", json={"projectId": project["id"]}).json()["message"]
+    raw = http.post("/api/apps/create", content=b"{not json", headers={"content-type": "application/json"})
+    assert raw.status_code == 400 and "JSON" in raw.json()["message"]
+    assert http.post("/api/apps/getById", json={"appId": True}).status_code == 400
+    assert http.post("/api/apps/getById", json={"appId": 2**64}).status_code == 400
+    assert http.post("/api/apps/getById", json={"appId": 0}).status_code == 400
+    assert http.post("/api/apps/getById", json={"appId": 12345}).status_code == 404
+    assert http.post("/api/apps/create", json={"name": "x", "projectId": 999, "gitRepository": REPO,
+                                               "port": 1}).status_code == 404
+
+
+def test_secret_values_are_never_returned_and_survive_updates(mist: MistClient, project: dict) -> None:
+    app = mist.app(project["id"], "shop", REPO, port=8000, envVars=[
+        {"key": "API_TOKEN", "value": "tok-123456789", "secret": True},
+        {"key": "MODE", "value": "prod"},
+        {"key": "NPM_FLAGS", "value": "--silent", "buildTime": True, "runtime": False},
+    ])
+    env = {e["key"]: e for e in app["envVars"]}
+    assert env["API_TOKEN"]["value"] is None and env["API_TOKEN"]["secret"] is True
+    assert env["MODE"]["value"] == "prod"
+    assert env["NPM_FLAGS"]["buildTime"] is True and env["NPM_FLAGS"]["runtime"] is False
+
+    # Resending the secret without its value keeps it; leaving MODE out removes it.
+    updated = mist.put("/api/apps/update", {"appId": app["id"], "gitBranch": "release",
+                                            "envVars": [{"key": "API_TOKEN", "secret": True}, {"key": "NEW", "value": "1"}]})
+    assert updated["data"]["gitBranch"] == "release"
+    assert [(e["key"], e["value"]) for e in updated["data"]["envVars"]] == [("API_TOKEN", None), ("NEW", "1")]
+    fetched = mist.post("/api/apps/getById", {"appId": app["id"]})
+    assert "tok-123456789" not in str(fetched)
+
+
+def test_database_app_gets_a_generated_password_that_is_never_shown(mist: MistClient, project: dict) -> None:
+    app = mist.app(project["id"], "db", appType="database", templateName="postgres")
+    env = {e["key"]: e for e in app["envVars"]}
+    assert env["POSTGRES_PASSWORD"]["secret"] is True and env["POSTGRES_PASSWORD"]["value"] is None
+    assert env["POSTGRES_DB"]["value"] == "db"
+    assert app["port"] == 5432 and app["gitRepository"] == ""
+    other = mist.app(project["id"], "db2", appType="database", templateName="redis")
+    assert other["port"] == 6379
+
+
+def test_update_and_delete_rules(http: TestClient, mist: MistClient, project: dict) -> None:
+    app = mist.app(project["id"], "shop", REPO, port=8000)
+    assert http.put("/api/apps/update", json={"appId": app["id"], "gitRepository": "file:///x"}).status_code == 400
+    assert http.put("/api/apps/update", json={"appId": app["id"], "appType": "database"}).status_code == 400
+    assert mist.post("/api/apps/getById", {"appId": app["id"]})["data"]["gitRepository"] == REPO
+    assert http.post("/api/apps/create", json={"name": "shop", "projectId": project["id"],
+                                               "gitRepository": REPO, "port": 1}).status_code == 409
+    assert http.post("/api/apps/create", json={"name": "db", "projectId": project["id"],
+                                               "appType": "database", "templateName": "oracle"}).status_code == 400
+    assert http.request("DELETE", "/api/apps/delete", json={"appId": app["id"]}).status_code == 200
+    assert http.post("/api/apps/getById", json={"appId": app["id"]}).status_code == 404

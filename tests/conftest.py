@@ -1,0 +1,36 @@
+"""Fixtures shared by every test: a real git daemon on loopback, and Mist in-process for API tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from support.client import MistClient
+from support.gitserver import GitServer
+
+from mist.config import Settings
+from mist.server import create_app
+
+
+@pytest.fixture(scope="session")
+def git_server() -> Iterator[GitServer]:
+    with GitServer() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", workers=1)
+
+
+@pytest.fixture
+def http(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def mist(http: TestClient) -> MistClient:
+    return MistClient(http)

@@ -1,0 +1,248 @@
+"""Locally built base images for the test-suite (no registry is reachable).
+
+Every ``ensure_*`` function is idempotent and returns the image tag; it is
+cheap when the image already exists in the engine.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import docker
+import docker.errors
+
+BUSYBOX_TAG = "mist-test/busybox:1"
+PYTHON_TAG = "mist-test/python:bookworm"
+REDIS_TAG = "mist-test/redis:7"
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_CACHE_DIR = "/var/cache/mist-tests"
+
+# Bump when the rootfs recipe changes so stale cached tarballs are not reused.
+_PYTHON_ROOTFS_VERSION = 2
+_DEBOOTSTRAP_INCLUDE = ("python3", "redis-server")
+
+
+def image_exists(client: docker.DockerClient, tag: str) -> bool:
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def _import(client: docker.DockerClient, src: str | bytes, tag: str, changes: list[str]) -> None:
+    repository, _, version = tag.rpartition(":")
+    if isinstance(src, bytes):
+        client.api.import_image_from_data(src, repository=repository, tag=version, changes=changes)
+    else:
+        client.api.import_image(src=src, repository=repository, tag=version, changes=changes)
+    # The import endpoint reports some failures only inside its JSON stream,
+    # so confirm the tag really exists instead of trusting the HTTP status.
+    client.images.get(tag)
+
+
+# --------------------------------------------------------------------------- busybox
+
+
+def _busybox_rootfs_tar(busybox: str = "/bin/busybox") -> bytes:
+    applets = subprocess.run(
+        [busybox, "--list"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    buf = io.BytesIO()
+
+    def add(name: str, *, mode: int, kind: bytes = tarfile.DIRTYPE,
+            data: bytes = b"", link: str = "") -> None:
+        info = tarfile.TarInfo(name)
+        info.type, info.mode, info.linkname = kind, mode, link
+        info.size = len(data) if kind == tarfile.REGTYPE else 0
+        info.mtime = int(time.time())
+        tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "etc", "root", "usr", "usr/bin", "var"):
+            add(d, mode=0o755)
+        add("tmp", mode=0o1777)
+        add("bin/busybox", mode=0o755, kind=tarfile.REGTYPE, data=Path(busybox).read_bytes())
+        for applet in applets:
+            if applet != "busybox":
+                add(f"bin/{applet}", mode=0o777, kind=tarfile.SYMTYPE, link="busybox")
+        add("etc/passwd", mode=0o644, kind=tarfile.REGTYPE,
+            data=b"root:x:0:0:root:/root:/bin/sh\n")
+        add("etc/group", mode=0o644, kind=tarfile.REGTYPE, data=b"root:x:0:\n")
+    return buf.getvalue()
+
+
+def ensure_busybox_image(client: docker.DockerClient) -> str:
+    """Tiny shell image built from the host's static busybox (~1 s)."""
+    if not image_exists(client, BUSYBOX_TAG):
+        # Concurrent callers may both import; that only retags identical content.
+        _import(client, _busybox_rootfs_tar(), BUSYBOX_TAG,
+                [f"ENV PATH={DEFAULT_PATH}", 'CMD ["sh"]'])
+    return BUSYBOX_TAG
+
+
+# --------------------------------------------------------------------------- python / redis
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("MIST_TEST_CACHE", DEFAULT_CACHE_DIR))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def debian_mirror() -> str:
+    """MIST_TEST_DEBIAN_MIRROR, else the mirror apt on this host uses for bookworm."""
+    if env := os.environ.get("MIST_TEST_DEBIAN_MIRROR"):
+        return env
+    return _mirror_from_apt_sources(Path("/etc/apt")) or DEFAULT_DEBIAN_MIRROR
+
+
+def _mirror_from_apt_sources(apt_dir: Path) -> str | None:
+    candidates: list[tuple[str, list[str]]] = []  # (uri, suites)
+    one_line = [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*.list"))]
+    for path in one_line:
+        if not path.is_file():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            # "deb [opts] URI suite comps..."; the [opts] block may contain spaces.
+            words = re.sub(r"\[[^\]]*\]", "", line.split("#", 1)[0]).split()
+            if len(words) >= 3 and words[0] == "deb":
+                candidates.append((words[1], [words[2]]))
+    for path in sorted((apt_dir / "sources.list.d").glob("*.sources")):
+        for stanza in re.split(r"\n\s*\n", path.read_text(errors="replace")):
+            fields: dict[str, str] = {}
+            for line in stanza.splitlines():
+                if ":" in line and not line.lstrip().startswith("#"):
+                    key, _, value = line.partition(":")
+                    fields[key.strip().lower()] = value.strip()
+            if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes") != "no":
+                suites = fields.get("suites", "").split()
+                candidates += [(uri, suites) for uri in fields.get("uris", "").split()]
+    # Prefer the entry that serves the plain "bookworm" suite (not -security/-updates).
+    for uri, suites in candidates:
+        if "bookworm" in suites and uri.startswith(("http://", "https://")):
+            return uri.rstrip("/")
+    return None
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # blocks while another pytest process builds
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _mounts_under(root: Path) -> list[str]:
+    prefix = str(root.resolve()) + "/"
+    with open("/proc/self/mounts") as fh:
+        points = [line.split()[1].replace("\\040", " ") for line in fh]
+    return [p for p in points if p.startswith(prefix)]
+
+
+def _remove_build_dir(build: Path) -> None:
+    # debootstrap mounts proc/sys (and may bind-mount the host /dev) into the
+    # target; if it died half-way those are still mounted, and rmtree through
+    # a bind-mounted /dev would delete the host's device nodes.
+    for point in sorted(_mounts_under(build), key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", point], check=False)
+    if _mounts_under(build):
+        raise RuntimeError(f"refusing to delete {build}: still has mounts")
+    shutil.rmtree(build, ignore_errors=True)
+
+
+def _debootstrap_tarball(dest: Path) -> None:
+    # Not TemporaryDirectory: its cleanup would rmtree even with mounts left inside.
+    build = Path(tempfile.mkdtemp(prefix="rootfs-build-", dir=dest.parent))
+    root = build / "rootfs"
+    partial = dest.with_suffix(".partial")
+    try:
+        proc = subprocess.run(
+            ["debootstrap", "--variant=minbase",
+             f"--include={','.join(_DEBOOTSTRAP_INCLUDE)}",
+             "bookworm", str(root), debian_mirror()],
+            capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            log = root / "debootstrap" / "debootstrap.log"
+            tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+            raise RuntimeError(
+                f"debootstrap failed ({proc.returncode}):\n"
+                f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}\n{tail}"
+            )
+        # Size matters: every cold test run imports this tarball.
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc",
+                     "usr/share/man", "usr/share/info", "usr/share/locale"):
+            for child in (root / junk).glob("*"):
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                elif child.name not in ("lock", "locale.alias"):
+                    child.unlink()
+        for path in [*(root / "var/cache/apt").glob("*.bin"), *(root / "var/log").rglob("*")]:
+            if not path.is_dir():  # keep log dirs (e.g. /var/log/redis) for packaged configs
+                path.unlink()
+        # Docker bind-mounts its own resolv.conf/hosts; don't ship the host's.
+        for name in ("etc/resolv.conf", "etc/hostname"):
+            (root / name).unlink(missing_ok=True)
+        # Default data dir for the redis role (tests usually mount a volume here).
+        (root / "data").mkdir(mode=0o755, exist_ok=True)
+        subprocess.run(
+            ["tar", "--numeric-owner", "--xattrs", "-C", str(root),
+             "--exclude=./dev/*", "--exclude=./proc/*", "--exclude=./sys/*",
+             "-cf", str(partial), "."],
+            check=True,
+        )
+        os.replace(partial, dest)  # atomic: a half-written cache file never counts
+    finally:
+        partial.unlink(missing_ok=True)
+        _remove_build_dir(build)
+
+
+def python_rootfs_tarball() -> Path:
+    """Path of the cached Debian bookworm rootfs tarball, building it if needed."""
+    directory = cache_dir()
+    tarball = directory / f"bookworm-minbase-python3-redis-v{_PYTHON_ROOTFS_VERSION}.tar"
+    with _file_lock(directory / "bookworm-rootfs.lock"):
+        if not tarball.exists():
+            _debootstrap_tarball(tarball)
+    return tarball
+
+
+def ensure_python_image(client: docker.DockerClient) -> str:
+    """Debian bookworm minbase with python3 and redis-server.
+
+    First build runs debootstrap (minutes); afterwards the cached tarball is
+    only imported (seconds).
+    """
+    if image_exists(client, PYTHON_TAG):
+        return PYTHON_TAG
+    directory = cache_dir()
+    tarball = python_rootfs_tarball()
+    with _file_lock(directory / "bookworm-import.lock"):
+        if not image_exists(client, PYTHON_TAG):  # another process may have won
+            _import(client, str(tarball), PYTHON_TAG,
+                    [f"ENV PATH={DEFAULT_PATH}", "ENV LANG=C.UTF-8", 'CMD ["python3"]'])
+    return PYTHON_TAG
+
+
+def ensure_redis_image(client: docker.DockerClient) -> str:
+    """The python image under a redis-looking name (it ships redis-server)."""
+    if not image_exists(client, REDIS_TAG):
+        repository, _, version = REDIS_TAG.rpartition(":")
+        client.images.get(ensure_python_image(client)).tag(repository, version)
+    return REDIS_TAG

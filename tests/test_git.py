@@ -1,0 +1,112 @@
+"""mist.git: URL validation, and exact commits through the per-app mirror over git://."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
+from support.gitserver import GitServer
+
+from mist.errors import GitError, InvalidInput
+from mist.git import GitRepos, url_secrets, validate_branch, validate_remote_url
+
+
+@pytest.mark.parametrize("url", [
+    "https://github.com/acme/shop.git",
+    "http://git.internal:3000/acme/shop",
+    "ssh://git@github.com:22/acme/shop.git",
+    "git://127.0.0.1:9418/shop.git",
+    "git@github.com:acme/shop.git",
+    "github.com:acme/shop.git",
+])
+def test_accepts_network_remotes(url: str) -> None:
+    assert validate_remote_url(url) == url
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("file:///etc", "scheme 'file'"),
+    ("ext::sh -c touch% /tmp/pwned", "whitespace"),
+    ("ext::sh", "transport helpers"),
+    ("-uhttps://x/y", "start with '-'"),
+    ("--upload-pack=touch /tmp/x", "whitespace"),
+    ("https://github.com/a/b\n", "control"),
+    ("https://gith\x00ub.com/a/b", "control"),
+    ("/srv/git/shop.git", "not a git URL"),
+    ("../shop", "not a git URL"),
+    ("ftp://host/repo", "scheme 'ftp'"),
+    ("https://", "no valid host"),
+    ("https://host", "no repository path"),
+    ("ssh://-oProxyCommand=x/repo", "start with '-'"),
+    ("", "non-empty"),
+])
+def test_refuses_local_and_dangerous_remotes(url: str, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        validate_remote_url(url)
+
+
+@pytest.mark.parametrize("branch", ["-f", "a..b", "a b", "x~1", "ref:x", "end/", "a.lock", "", "@{-1}"])
+def test_refuses_bad_branch_names(branch: str) -> None:
+    with pytest.raises(InvalidInput):
+        validate_branch(branch)
+
+
+def test_url_credentials_are_known_for_redaction() -> None:
+    assert url_secrets("https://bot:s3cr3t-token@git.example.com/a/b.git") == ["s3cr3t-token"]
+    assert url_secrets("https://ghp_tokenonly@git.example.com/a/b.git") == ["ghp_tokenonly"]
+    assert url_secrets("git@github.com:acme/shop.git") == []
+
+
+def test_resolve_fetches_the_exact_tip_and_checkout_gets_that_tree(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    first = git_server.create_repo("resolve", {"app.txt": "v1"}, message="first version")
+    repos = GitRepos(tmp_path / "git", timeout=30)
+    url = git_server.url_for("resolve")
+
+    async def scenario() -> None:
+        commit = await repos.resolve(1, url, "main")
+        assert (commit.hash, commit.message) == (first, "first version")
+        second = git_server.commit("resolve", {"app.txt": "v2"}, message="second version")
+        newer = await repos.resolve(1, url, "main")
+        assert (newer.hash, newer.message) == (second, "second version")
+
+        lines: list[str] = []
+
+        async def sink(line: str) -> None:
+            lines.append(line)
+
+        # The older commit is no longer a branch tip; it still checks out exactly.
+        await repos.checkout(1, url, first, tmp_path / "old", sink)
+        assert (tmp_path / "old" / "app.txt").read_text() == "v1"
+        assert not (tmp_path / "old" / ".git").exists()
+        assert any("Cloning into" in line for line in lines)
+
+    asyncio.run(scenario())
+
+
+def test_checkout_fetches_a_commit_missing_from_a_lost_mirror(git_server: GitServer, tmp_path: Path) -> None:
+    sha = git_server.create_repo("lost-mirror", {"f": "x"})
+    git_server.commit("lost-mirror", {"f": "y"}, message="tip moves on")
+    repos = GitRepos(tmp_path / "git", timeout=30)
+
+    async def scenario() -> None:
+        async def sink(_line: str) -> None:
+            pass
+
+        await repos.checkout(7, git_server.url_for("lost-mirror"), sha, tmp_path / "out", sink)
+
+    asyncio.run(scenario())
+    assert (tmp_path / "out" / "f").read_text() == "x"
+    mirror = repos.mirror_path(7)
+    assert subprocess.run(["git", "-C", str(mirror), "cat-file", "-e", sha]).returncode == 0
+
+
+def test_unknown_branch_and_unreachable_remote_are_git_errors(git_server: GitServer, tmp_path: Path) -> None:
+    git_server.create_repo("branches", {"f": "x"})
+    repos = GitRepos(tmp_path / "git", timeout=30)
+    with pytest.raises(GitError, match="fetch branch 'nope'"):
+        asyncio.run(repos.resolve(1, git_server.url_for("branches"), "nope"))
+    with pytest.raises(GitError):
+        asyncio.run(repos.resolve(2, "git://127.0.0.1:1/none.git", "main"))
