@@ -1,0 +1,96 @@
+"""Integration fixtures: the real Docker engine with locally built base images, a real Mist server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+from support.client import MistClient
+from support.images import ensure_busybox_image, ensure_python_image, ensure_redis_image
+from support.server import MistServer
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def engine() -> docker.DockerClient:
+    client = docker.from_env()
+    client.ping()
+    return client
+
+
+@pytest.fixture(scope="session")
+def images(engine: docker.DockerClient) -> dict[str, str]:
+    return {
+        "busybox": ensure_busybox_image(engine),
+        "python": ensure_python_image(engine),
+        "redis": ensure_redis_image(engine),
+    }
+
+
+def _remove_mist_objects(engine: docker.DockerClient) -> None:
+    for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
+        container.remove(force=True)
+    for volume in engine.volumes.list(filters={"name": "mist-app-"}):
+        volume.remove(force=True)
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path, engine: docker.DockerClient, images: dict[str, str]) -> Iterator:
+    """Servers share one data dir per test, so a test can kill one and start the next on it."""
+    _remove_mist_objects(engine)
+    started: list[MistServer] = []
+
+    def start(workers: int = 2) -> MistServer:
+        server = MistServer(tmp_path / "data", workers=workers, template_images={"redis": images["redis"]})
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+    if started:
+        print(started[-1].output())
+    _remove_mist_objects(engine)
+
+
+@pytest.fixture
+def server(server_factory) -> MistServer:
+    return server_factory()
+
+
+@pytest.fixture
+def owner(server: MistServer) -> Iterator[MistClient]:
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        client = MistClient(http)
+        client.signup()
+        yield client
+
+
+def container_of(engine: docker.DockerClient, app_id: int):
+    found = engine.containers.list(all=True, filters={"label": f"mist.app={app_id}"})
+    assert len(found) == 1, [c.name for c in found]
+    return found[0]
+
+
+def http_get(engine: docker.DockerClient, app_id: int, port: int, timeout: float = 20) -> str:
+    """GET / on the app's container through its bridge address, waiting for it to listen."""
+    container = container_of(engine, app_id)
+    ip = container.attrs["NetworkSettings"]["IPAddress"]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(f"http://{ip}:{port}/", timeout=2).text
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
