@@ -81,7 +81,7 @@ def test_resolve_fetches_the_exact_tip_and_checkout_gets_that_tree(
         await repos.checkout(1, url, first, tmp_path / "old", sink)
         assert (tmp_path / "old" / "app.txt").read_text() == "v1"
         assert not (tmp_path / "old" / ".git").exists()
-        assert any("Cloning into" in line for line in lines)
+        assert any(line.startswith(f"Checking out {first}") for line in lines)
 
     asyncio.run(scenario())
 

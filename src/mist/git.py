@@ -96,6 +96,7 @@ class GitRepos:
         self.root = root
         self.timeout = timeout
         self._locks: dict[int, asyncio.Lock] = {}
+        self._remotes: dict[int, str] = {}  # the URL each mirror's origin was last set to
 
     def mirror_path(self, app_id: int) -> Path:
         return self.root / f"app-{app_id}.git"
@@ -115,8 +116,9 @@ class GitRepos:
                 cwd=mirror,
                 what=f"fetch branch '{branch}'",
             )
-            commit_hash = (await self._git(["rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=mirror)).strip()
-            return Commit(commit_hash, await self._subject(mirror, commit_hash))
+            out = await self._git(["log", "-1", "--format=%H%x1f%s", ref, "--"], cwd=mirror)
+            commit_hash, _, subject = out.strip().partition("\x1f")
+            return Commit(commit_hash, subject)
 
     async def checkout(
         self, app_id: int, url: str, commit: str, dest: Path, sink: LineSink
@@ -131,22 +133,21 @@ class GitRepos:
                 await self._git(
                     ["fetch", "--no-tags", "origin", commit], cwd=mirror, what="fetch the commit", sink=sink
                 )
-            await self._git(
-                ["-c", "protocol.file.allow=always", "clone", "--no-checkout", "--", str(mirror), str(dest)],
-                cwd=self.root,
-                what="clone from the mirror",
-                sink=sink,
-            )
-        await self._git(
-            ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit],
-            cwd=dest,
-            what=f"check out {commit[:12]}",
-            sink=sink,
-        )
-        # The build context gets the tree, not the repository.
-        shutil.rmtree(dest / ".git", ignore_errors=True)
+            dest.mkdir(parents=True)
+            await sink(f"Checking out {commit} into '{dest}'...")
+            # Straight from the mirror into the build directory: no repository is created there,
+            # so the build context never holds .git (nor any credential in its config).
+            index = dest.parent / f".{dest.name}.index"
+            try:
+                await self._git(
+                    ["--work-tree", str(dest), "restore", f"--source={commit}", "--worktree", "--", "."],
+                    cwd=mirror, what=f"check out {commit[:12]}", sink=sink, index_file=index,
+                )
+            finally:
+                index.unlink(missing_ok=True)
 
     def forget(self, app_id: int) -> None:
+        self._remotes.pop(app_id, None)
         shutil.rmtree(self.mirror_path(app_id), ignore_errors=True)
 
     async def _ensure_mirror(self, app_id: int, url: str) -> Path:
@@ -156,8 +157,9 @@ class GitRepos:
             mirror.parent.mkdir(parents=True, exist_ok=True)
             await self._git(["init", "--quiet", "--bare", str(mirror)], cwd=self.root)
             await self._git(["remote", "add", "origin", "--", url], cwd=mirror)
-        else:
+        elif self._remotes.get(app_id) != url:
             await self._git(["remote", "set-url", "origin", "--", url], cwd=mirror)
+        self._remotes[app_id] = url
         return mirror
 
     async def _has_commit(self, mirror: Path, commit: str) -> bool:
@@ -167,12 +169,9 @@ class GitRepos:
         except GitError:
             return False
 
-    async def _subject(self, mirror: Path, commit: str) -> str:
-        out = await self._git(["log", "-1", "--format=%s", commit], cwd=mirror)
-        return out.strip()
-
     async def _git(
-        self, args: list[str], cwd: Path, what: str = "", sink: LineSink | None = None
+        self, args: list[str], cwd: Path, what: str = "", sink: LineSink | None = None,
+        index_file: Path | None = None,
     ) -> str:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -186,8 +185,11 @@ class GitRepos:
             "GIT_CONFIG_NOSYSTEM": "1",
             "LC_ALL": "C",
         }
+        if index_file is not None:
+            env["GIT_INDEX_FILE"] = str(index_file)
         proc = await asyncio.create_subprocess_exec(
-            "git", *args, cwd=cwd, env=env,
+            # No surprise pauses: background maintenance never runs inside a deploy.
+            "git", "-c", "gc.auto=0", "-c", "maintenance.auto=false", *args, cwd=cwd, env=env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -52,7 +52,6 @@ class Pipeline:
     async def clone(self, plan: DeployPlan, checkout: Path) -> None:
         await asyncio.to_thread(shutil.rmtree, checkout, True)
         await self.git.checkout(plan.app_id, plan.git_url, plan.commit_hash, checkout, self.report.log)
-        await self.report.log(f"Checked out {plan.commit_hash}")
         _check_inside(checkout, plan.root_directory, "rootDirectory", want_dir=True)
         _check_inside(checkout / plan.root_directory, plan.dockerfile_path, "dockerfilePath", want_dir=False)
 

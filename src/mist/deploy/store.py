@@ -81,11 +81,9 @@ def set_stage(session: Session, deployment_id: int, worker: str, stage: Stage) -
     return result.rowcount == 1
 
 
-def record_artifacts(session: Session, deployment_id: int, worker: str, **values: str) -> None:
-    session.execute(update(Deployment).where(_held(deployment_id, worker)).values(**values))
-
-
-def succeed(session: Session, deployment_id: int, worker: str, stage: Stage) -> bool:
+def succeed(
+    session: Session, deployment_id: int, worker: str, stage: Stage, image: str = "", container_id: str = ""
+) -> bool:
     """Marks success and makes this the app's only active deployment, in one transaction."""
     deployment = session.get(Deployment, deployment_id)
     now = utcnow()
@@ -93,7 +91,7 @@ def succeed(session: Session, deployment_id: int, worker: str, stage: Stage) -> 
         update(Deployment).where(_held(deployment_id, worker)).values(
             status=SUCCESS, stage=stage.name, progress=stage.progress, message=stage.message,
             error_message="", is_active=True, finished_at=now, updated_at=now,
-            lease_expires_at=None,
+            lease_expires_at=None, image=image, container_id=container_id,
         )
     )
     if result.rowcount != 1:

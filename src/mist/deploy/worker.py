@@ -56,8 +56,10 @@ class DeploymentReporter:
         self._status(stage.status, stage, error="")
         await self.log(stage.message)
 
-    async def succeed(self) -> None:
-        if await asyncio.to_thread(self.db.call, store.succeed, self.deployment_id, self.worker, COMPLETED):
+    async def succeed(self, image: str, container_id: str) -> None:
+        if await asyncio.to_thread(
+            self.db.call, store.succeed, self.deployment_id, self.worker, COMPLETED, image, container_id
+        ):
             await self.log(COMPLETED.message)
             self._status(COMPLETED.status, COMPLETED, error="")
 
@@ -159,11 +161,7 @@ class Workers:
         pipeline = Pipeline(self.runtime, self.git, self.settings.builds_dir, reporter)
         try:
             state = await pipeline.run(plan)
-            await asyncio.to_thread(
-                self.db.call, store.record_artifacts, deployment_id, worker,
-                image=plan.template_image or plan.image_tag, container_id=state.id,
-            )
-            await asyncio.shield(reporter.succeed())
+            await asyncio.shield(reporter.succeed(plan.template_image or plan.image_tag, state.id))
         except LeaseLost:
             log.warning("deployment %s: lease lost; leaving it to recovery", deployment_id)
         except MistError as exc:

@@ -113,41 +113,41 @@ class DockerRuntime:
             found = self.client.containers.list(all=True, filters={"label": f"{APP_LABEL}={app_id}"})
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot list containers: {_explain(exc)}") from exc
-        return [_state(c) for c in found]
+        return [_state(c.attrs) for c in found]
 
     def remove(self, container_id: str, stop_timeout: int = 10) -> None:
+        """Stops gracefully (SIGTERM, then SIGKILL after `stop_timeout`), then removes."""
+        api = self.client.api
         try:
-            container = self.client.containers.get(container_id)
-            if container.status == "running":
-                container.stop(timeout=stop_timeout)
-            container.remove(force=True)
+            api.stop(container_id, timeout=stop_timeout)
+            api.remove_container(container_id, force=True)
         except NotFound:
             return
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot remove container {container_id[:12]}: {_explain(exc)}") from exc
 
     def run(self, request: ContainerRequest) -> ContainerState:
+        api = self.client.api
         try:
-            container = self.client.containers.run(
-                request.image,
-                command=request.command,
-                name=request.name,
-                labels=request.labels,
-                environment=request.env,
-                detach=True,
+            host_config = api.create_host_config(
                 restart_policy={"Name": request.restart_policy} if request.restart_policy != "no" else None,
-                volumes={name: {"bind": path, "mode": "rw"} for name, path in request.volumes.items()},
+                binds={name: {"bind": path, "mode": "rw"} for name, path in request.volumes.items()},
+                init=request.init,
             )
-            container.reload()
+            created = api.create_container(
+                request.image, command=request.command, name=request.name, labels=request.labels,
+                environment=request.env, host_config=host_config, detach=True,
+            )
+            api.start(created["Id"])
+            return _state(api.inspect_container(created["Id"]))
         except ImageNotFound as exc:
             raise RuntimeEngineError(f"image {request.image} is not on this machine") from exc
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot start container {request.name}: {_explain(exc)}") from exc
-        return _state(container)
 
     def inspect(self, container_id: str) -> ContainerState | None:
         try:
-            return _state(self.client.containers.get(container_id))
+            return _state(self.client.api.inspect_container(container_id))
         except NotFound:
             return None
         except DockerException as exc:
@@ -170,20 +170,20 @@ class DockerRuntime:
         return raw.decode(errors="replace").splitlines()
 
 
-def _state(container) -> ContainerState:
-    attrs = container.attrs
+def _state(attrs: dict) -> ContainerState:
     state = attrs.get("State", {})
-    networks = attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
-    ip = attrs.get("NetworkSettings", {}).get("IPAddress") or next(
+    settings = attrs.get("NetworkSettings", {})
+    networks = settings.get("Networks") or {}
+    ip = settings.get("IPAddress") or next(
         (n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), ""
     )
     return ContainerState(
-        id=container.id,
-        name=container.name,
-        status=state.get("Status", container.status),
+        id=attrs["Id"],
+        name=attrs.get("Name", "").lstrip("/"),
+        status=state.get("Status", ""),
         exit_code=state.get("ExitCode", 0),
         ip_address=ip,
-        labels=attrs.get("Config", {}).get("Labels") or {},
+        labels=(attrs.get("Config") or {}).get("Labels") or {},
     )
 
 

@@ -24,6 +24,9 @@ class ContainerRequest:
     restart_policy: str = "unless-stopped"
     volumes: dict[str, str] = field(default_factory=dict)  # volume name -> path in the container
     command: list[str] | None = None
+    # An init process as PID 1 forwards SIGTERM, so apps that install no handler still stop
+    # promptly (and zombies are reaped) instead of waiting out the stop timeout.
+    init: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,122 @@
+"""Mist's deploy time over the plain sequence's, with the same cache state, alternately in one run.
+
+Each deploy, Mist's and the baseline's, is of a fresh commit of the same Python app: the base image
+layers are cached and the layers from `COPY . .` on are rebuilt, as on a real redeploy. Mist's time
+runs from POST /api/deployment/add until the WebSocket reports `success`; the baseline's is
+`git clone`, `docker build`, `docker rm -f`, `docker run` through the same engine API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import docker  # noqa: E402
+import httpx  # noqa: E402
+from support.client import MistClient  # noqa: E402
+from support.gitserver import GitServer  # noqa: E402
+from support.images import ensure_python_image  # noqa: E402
+from support.server import MistServer  # noqa: E402
+from websockets.sync.client import connect  # noqa: E402
+
+APP = """\
+import http.server
+BODY = open("version.txt", "rb").read()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", str(len(BODY))); self.end_headers()
+        self.wfile.write(BODY)
+http.server.HTTPServer(("0.0.0.0", 8000), H).serve_forever()
+"""
+DOCKERFILE = """\
+FROM mist-test/python:bookworm
+WORKDIR /app
+COPY . .
+RUN python3 -m compileall -q .
+CMD ["python3", "server.py"]
+"""
+
+
+def mist_deploy(server: MistServer, client: MistClient, app_id: int) -> float:
+    cookie = f"mist_session={client.http.cookies['mist_session']}"
+    start = time.perf_counter()
+    deployment = client.deploy(app_id)
+    with connect(f"{server.ws_url}/ws/deployment/logs?deploymentId={deployment['id']}",
+                 additional_headers={"Cookie": cookie}) as ws:
+        final = [json.loads(m) for m in ws][-1]
+    elapsed = time.perf_counter() - start
+    if final["data"]["status"] != "success":
+        raise SystemExit(f"Mist deployment failed: {final}\n{client.logs(deployment['id'])}")
+    return elapsed
+
+
+def baseline_deploy(engine: docker.DockerClient, url: str, workdir: Path, n: int) -> float:
+    checkout = workdir / f"baseline-{n}"
+    start = time.perf_counter()
+    subprocess.run(["git", "clone", "--quiet", url, str(checkout)], check=True)
+    for chunk in engine.api.build(path=str(checkout), tag=f"bench-baseline:{n}", rm=True, forcerm=True, decode=True):
+        if "error" in chunk:
+            raise SystemExit(f"baseline build failed: {chunk['error']}")
+    try:
+        engine.containers.get("bench-baseline").remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    engine.containers.run(f"bench-baseline:{n}", name="bench-baseline", detach=True,
+                          restart_policy={"Name": "unless-stopped"})
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    engine = docker.from_env()
+    ensure_python_image(engine)
+    with tempfile.TemporaryDirectory(prefix="mist-bench-") as tmp, GitServer(Path(tmp) / "git") as git:
+        workdir = Path(tmp)
+        git.create_repo("bench", {"server.py": APP, "Dockerfile": DOCKERFILE, "version.txt": "0"})
+        url = git.url_for("bench")
+        server = MistServer(workdir / "data", workers=2).start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=120) as http:
+                client = MistClient(http)
+                client.signup()
+                app = client.app(client.project("bench")["id"], "bench", url, port=8000)
+                mist_times, base_times = [], []
+                for n in range(args.rounds + 1):  # round 0 warms both up and is not counted
+                    order = ("mist", "base") if n % 2 == 0 else ("base", "mist")
+                    for who in order:
+                        git.commit("bench", {"version.txt": f"{who}-{n}-{time.time_ns()}"}, message=f"{who} {n}")
+                        if who == "mist":
+                            t = mist_deploy(server, client, app["id"])
+                            (mist_times if n else []).append(t)
+                        else:
+                            t = baseline_deploy(engine, url, workdir, n)
+                            (base_times if n else []).append(t)
+                    if n:
+                        print(f"round {n}: mist {mist_times[-1]:.2f} s  baseline {base_times[-1]:.2f} s")
+        finally:
+            server.stop()
+            for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
+                container.remove(force=True)
+            try:
+                engine.containers.get("bench-baseline").remove(force=True)
+            except docker.errors.NotFound:
+                pass
+    mist_median, base_median = statistics.median(mist_times), statistics.median(base_times)
+    print(f"median: mist {mist_median:.2f} s  baseline {base_median:.2f} s")
+    print(f"deploy_overhead ratio (mist / baseline, warm cache): {mist_median / base_median:.3f}  (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()
