@@ -25,18 +25,10 @@ import httpx  # noqa: E402
 from support.client import MistClient  # noqa: E402
 from support.gitserver import GitServer  # noqa: E402
 from support.images import ensure_python_image  # noqa: E402
+from support.sample_app import SERVER_PY  # noqa: E402
 from support.server import MistServer  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-APP = """\
-import http.server
-BODY = open("version.txt", "rb").read()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200); self.send_header("Content-Length", str(len(BODY))); self.end_headers()
-        self.wfile.write(BODY)
-http.server.HTTPServer(("0.0.0.0", 8000), H).serve_forever()
-"""
 DOCKERFILE = """\
 FROM mist-test/python:bookworm
 WORKDIR /app
@@ -84,7 +76,7 @@ def main() -> None:
     ensure_python_image(engine)
     with tempfile.TemporaryDirectory(prefix="mist-bench-") as tmp, GitServer(Path(tmp) / "git") as git:
         workdir = Path(tmp)
-        git.create_repo("bench", {"server.py": APP, "Dockerfile": DOCKERFILE, "version.txt": "0"})
+        git.create_repo("bench", {"server.py": SERVER_PY, "Dockerfile": DOCKERFILE, "version.txt": "0"})
         url = git.url_for("bench")
         server = MistServer(workdir / "data", workers=2).start()
         try:

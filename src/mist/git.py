@@ -206,10 +206,9 @@ class GitRepos:
                             await sink(line)
 
         try:
-            stdout, _, _ = await asyncio.wait_for(
-                asyncio.gather(proc.stdout.read(), read_stderr(), proc.wait()), self.timeout
-            )
-        except asyncio.TimeoutError as exc:
+            async with asyncio.timeout(self.timeout):
+                stdout, _, _ = await asyncio.gather(proc.stdout.read(), read_stderr(), proc.wait())
+        except TimeoutError as exc:
             proc.kill()
             await proc.wait()
             raise GitError(f"git could not {what or args[0]} within {self.timeout:.0f} s") from exc

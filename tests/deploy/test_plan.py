@@ -6,25 +6,19 @@ from pathlib import Path
 
 from mist.config import Settings
 from mist.db.engine import Database
-from mist.db.models import App, Deployment, EnvVar, Project, User
+from mist.db.models import App, Deployment, EnvVar
 from mist.deploy.plan import build_request, container_request, load_plan
 
 
-def make_db(tmp_path: Path, app: App) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'mist.db'}")
-    db.migrate()
+def with_deployment(db: Database, app: App) -> Database:
     with db.session() as s:
-        s.add(User(id=1, username="o", email="o@x", password_hash="x", role="owner"))
-        s.flush()
-        s.add(Project(id=1, name="p", owner_id=1))
-        s.flush()
         s.add(app)
         s.flush()
         s.add(Deployment(id=9, app_id=app.id, deployment_number=1, commit_hash="a" * 40))
     return db
 
 
-def test_source_app_builds_from_its_root_and_runs_with_its_env(tmp_path: Path) -> None:
+def test_source_app_builds_from_its_root_and_runs_with_its_env(tmp_path: Path, db: Database) -> None:
     app = App(
         id=3, project_id=1, name="web", app_type="web", git_repository="https://u:tok3n@git.x/a/b",
         git_branch="main", dockerfile_path="docker/Dockerfile.prod", root_directory="services/api", port=8000,
@@ -35,7 +29,7 @@ def test_source_app_builds_from_its_root_and_runs_with_its_env(tmp_path: Path) -
         ],
     )
     settings = Settings(data_dir=tmp_path)
-    plan = make_db(tmp_path, app).call(load_plan, 9, settings)
+    plan = with_deployment(db, app).call(load_plan, 9, settings)
 
     build = build_request(plan, tmp_path / "checkout")
     assert build.context_dir == tmp_path / "checkout" / "services/api"
@@ -51,13 +45,15 @@ def test_source_app_builds_from_its_root_and_runs_with_its_env(tmp_path: Path) -
     assert set(plan.secrets) == {"sekrit-value", "tok3n"}
 
 
-def test_database_app_uses_the_configured_image_a_volume_and_no_password_in_argv(tmp_path: Path) -> None:
+def test_database_app_uses_the_configured_image_a_volume_and_no_password_in_argv(
+    tmp_path: Path, db: Database
+) -> None:
     app = App(
         id=4, project_id=1, name="cache", app_type="database", template_name="redis", port=6379,
         env_vars=[EnvVar(key="REDIS_PASSWORD", value="pw-123456", is_secret=True, build_time=False, runtime=True)],
     )
     settings = Settings(data_dir=tmp_path, template_images={"redis": "local/redis:7"})
-    plan = make_db(tmp_path, app).call(load_plan, 9, settings)
+    plan = with_deployment(db, app).call(load_plan, 9, settings)
     assert not plan.builds_from_source
     run = container_request(plan, plan.template_image)
     assert run.image == "local/redis:7"

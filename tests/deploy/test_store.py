@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
-
 import pytest
 from sqlalchemy import update
 
 from mist.db.engine import Database
-from mist.db.models import App, Deployment, Project, User, utcnow
+from mist.db.models import App, Deployment, utcnow
 from mist.deploy import store
 from mist.deploy.stages import COMPLETED, STARTING_NEW
 
 LEASE = timedelta(seconds=30)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'mist.db'}")
-    database.migrate()
-    with database.session() as s:
-        s.add(User(id=1, username="o", email="o@x", password_hash="x", role="owner"))
-        s.flush()
-        s.add(Project(id=1, name="p", owner_id=1))
-        s.flush()
+@pytest.fixture(autouse=True)
+def apps(db: Database) -> None:
+    with db.session() as s:
         s.add_all([App(id=i, project_id=1, name=f"a{i}", app_type="web") for i in (1, 2)])
-    return database
 
 
 def enqueue(db: Database, app_id: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 import uuid
 
@@ -84,3 +85,29 @@ def test_kill_during_build_fails_it_clearly_keeps_the_old_container_and_runs_the
         again = owner.deploy(slow["id"])
         assert owner.wait_final(slow["id"], again["id"])["status"] == "success"
         assert container_of(engine, slow["id"]).id != serving
+
+
+def test_a_graceful_stop_during_a_long_build_does_not_wait_for_it(
+    server_factory, git_server: GitServer, engine: docker.DockerClient
+) -> None:
+    server = server_factory(workers=1)
+    repo = f"endless-{uuid.uuid4().hex[:8]}"
+    endless = 'FROM mist-test/busybox:1\nRUN echo {nonce} && echo long-step-started && sleep 900\n'
+    git_server.create_repo(repo, {"Dockerfile": endless.format(nonce=uuid.uuid4().hex)})
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        owner = MistClient(http)
+        owner.signup()
+        app = owner.app(owner.project()["id"], "endless", git_server.url_for(repo), appType="service")
+        building = owner.deploy(app["id"])
+        wait_for(lambda: "long-step-started" in owner.logs(building["id"]), what="the long build step")
+        cookie = http.cookies["mist_session"]
+
+    server.stop()  # SIGTERM, then SIGKILL if Mist has not exited 20 s later
+    # uvicorn re-raises the signal once shut down; -SIGKILL would mean the build held it up.
+    assert server.proc is not None and server.proc.returncode in (0, -signal.SIGTERM), server.output()
+
+    restarted = server_factory(workers=1)
+    with httpx.Client(base_url=restarted.url, timeout=60, cookies={"mist_session": cookie}) as http:
+        ended = MistClient(http).deployment(app["id"], building["id"])
+        assert ended["status"] == "failed"
+        assert "shut down" in ended["error_message"]

@@ -8,16 +8,7 @@ import docker
 from conftest import container_of, http_get
 from support.client import MistClient
 from support.gitserver import GitServer
-
-SERVER = """\
-import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"{VERSION} {os.environ.get('GREETING', '-')} {os.environ.get('PORT')}".encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
-        self.wfile.write(body)
-http.server.HTTPServer(("0.0.0.0", 8000), H).serve_forever()
-"""
+from support.sample_app import SERVER_PY
 
 DOCKERFILE = """\
 FROM mist-test/python:bookworm
@@ -32,7 +23,8 @@ CMD ["python3", "server.py"]
 
 def files(version: str) -> dict[str, str]:
     return {
-        "server.py": f"VERSION = {version!r}\n" + SERVER,
+        "server.py": SERVER_PY,
+        "version.txt": version,
         "Dockerfile": DOCKERFILE,
         ".dockerignore": "local-secrets.txt\n",
         "local-secrets.txt": "do not ship\n",

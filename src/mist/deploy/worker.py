@@ -53,28 +53,39 @@ class DeploymentReporter:
         held = await asyncio.to_thread(self.db.call, store.set_stage, self.deployment_id, self.worker, stage)
         if not held:
             raise LeaseLost("this deployment was taken over by recovery")
-        self._status(stage.status, stage, error="")
+        self.bus.publish(self.deployment_id, message("status", {
+            "deployment_id": self.deployment_id, "status": stage.status, "stage": stage.name,
+            "progress": stage.progress, "message": stage.message, "error_message": "",
+        }))
         await self.log(stage.message)
 
+    # The final line is written before the final status: a watcher that reads a final status from
+    # the database and then the log file is sure to find every line there.
+
     async def succeed(self, image: str, container_id: str) -> None:
-        if await asyncio.to_thread(
+        await self.log(COMPLETED.message)
+        held = await asyncio.to_thread(
             self.db.call, store.succeed, self.deployment_id, self.worker, COMPLETED, image, container_id
-        ):
-            await self.log(COMPLETED.message)
-            self._status(COMPLETED.status, COMPLETED, error="")
+        )
+        if not held:
+            await self.log("Deployment failed: this worker lost its claim before it could record success")
+            return
+        await self._publish_final()
 
     async def fail(self, error: str) -> None:
+        await self.log(f"Deployment failed: {error}")
         if await asyncio.to_thread(self.db.call, store.fail, self.deployment_id, self.worker, error):
-            await self.log(f"Deployment failed: {error}")
-            self.bus.publish(self.deployment_id, message("error", {"message": error}))
-            current = await asyncio.to_thread(self.db.call, store.get, self.deployment_id)
-            self.bus.publish(self.deployment_id, message("status", store.status_data(current)))
+            await self._publish_final()
 
-    def _status(self, status: str, stage: Stage, error: str) -> None:
-        self.bus.publish(self.deployment_id, message("status", {
-            "deployment_id": self.deployment_id, "status": status, "stage": stage.name,
-            "progress": stage.progress, "message": stage.message, "error_message": error,
-        }))
+    async def _publish_final(self) -> None:
+        current = await asyncio.to_thread(self.db.call, store.get, self.deployment_id)
+        publish_final(self.bus, current)
+
+
+def publish_final(bus: EventBus, deployment) -> None:
+    if deployment.error_message:
+        bus.publish(deployment.id, message("error", {"message": deployment.error_message}))
+    bus.publish(deployment.id, message("status", store.status_data(deployment)))
 
 
 class Workers:
@@ -92,6 +103,7 @@ class Workers:
         self.lease = timedelta(seconds=settings.lease_seconds)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._stopping = False
 
     async def start(self) -> None:
         await self.recover()
@@ -105,9 +117,14 @@ class Workers:
         self._wake.set()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Cancels the workers and waits for them; the flag ends a loop even if a cancellation
+        was swallowed (asyncio can lose one that races with a completing await)."""
+        self._stopping = True
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=5)
         self._tasks = []
 
     async def recover(self, expired_only: bool = False) -> int:
@@ -121,20 +138,18 @@ class Workers:
                 f"Interrupted: the Mist process running this deployment stopped {where}. "
                 "Deploy again to retry."
             )
+            writer = self.logs.writer(row.id, Redactor(()))
+            try:
+                writer.append(f"Deployment failed: {error}")
+            finally:
+                writer.close()
             if await asyncio.to_thread(self.db.call, store.fail, row.id, None, error):
                 log.warning("deployment %s failed by recovery (%s)", row.id, where)
-                writer = self.logs.writer(row.id, Redactor(()))
-                try:
-                    writer.append(f"Deployment failed: {error}")
-                finally:
-                    writer.close()
-                failed = await asyncio.to_thread(self.db.call, store.get, row.id)
-                self.bus.publish(row.id, message("error", {"message": error}))
-                self.bus.publish(row.id, message("status", store.status_data(failed)))
+                publish_final(self.bus, await asyncio.to_thread(self.db.call, store.get, row.id))
         return len(rows)
 
     async def _loop(self, worker: str) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.recover(expired_only=True)
@@ -145,13 +160,18 @@ class Workers:
                 log.exception("worker %s could not read the queue", worker)
                 deployment_id = None
             if deployment_id is None:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
-                except asyncio.TimeoutError:
-                    pass
+                await self._idle()
                 continue
             await self.run_one(deployment_id, worker)
             self._wake.set()  # finishing may unblock the next deployment of the same app
+
+    async def _idle(self) -> None:
+        """Until notified or the next poll. asyncio.wait, unlike wait_for, never loses a cancel."""
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=IDLE_POLL_SECONDS)
+        finally:
+            waiter.cancel()
 
     async def run_one(self, deployment_id: int, worker: str) -> None:
         plan: DeployPlan = await asyncio.to_thread(self.db.call, load_plan, deployment_id, self.settings)
