@@ -10,7 +10,7 @@ import pytest
 from support.gitserver import GitServer
 
 from mist.errors import GitError, InvalidInput
-from mist.git import GitRepos, url_secrets, validate_branch, validate_remote_url
+from mist.git import GitRepos, redact_url, url_secrets, validate_branch, validate_remote_url
 
 
 @pytest.mark.parametrize("url", [
@@ -56,6 +56,9 @@ def test_url_credentials_are_known_for_redaction() -> None:
     assert url_secrets("https://bot:s3cr3t-token@git.example.com/a/b.git") == ["s3cr3t-token"]
     assert url_secrets("https://ghp_tokenonly@git.example.com/a/b.git") == ["ghp_tokenonly"]
     assert url_secrets("git@github.com:acme/shop.git") == []
+    assert redact_url("https://bot:s3cr3t-token@git.example.com/a/b.git") == "https://bot:********@git.example.com/a/b.git"
+    assert redact_url("https://ghp_tokenonly@git.example.com/a") == "https://********@git.example.com/a"
+    assert redact_url("git@github.com:acme/shop.git") == "git@github.com:acme/shop.git"
 
 
 def test_resolve_fetches_the_exact_tip_and_checkout_gets_that_tree(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from mist.auth.permissions import app_for, project_for, project_ids_of
 from mist.db.models import App, Deployment, EnvVar, User, iso
 from mist.errors import Conflict, InvalidInput
-from mist.git import validate_branch, validate_remote_url
+from mist.git import redact_url, validate_branch, validate_remote_url
 from mist.templates import TEMPLATES, generated_env
 
 APP_TYPES = ("web", "service", "database")
@@ -64,7 +64,8 @@ def _apply_source_fields(app: App, fields: dict[str, Any]) -> None:
         if fields.get("gitRepository"):
             raise InvalidInput("gitRepository: a database app deploys its template's image, not a repository")
         return
-    if "gitRepository" in fields:
+    # A client resending the redacted URL it was shown means "unchanged", not "store the mask".
+    if "gitRepository" in fields and fields["gitRepository"] != redact_url(app.git_repository or ""):
         app.git_repository = validate_remote_url(fields["gitRepository"])
     if "gitBranch" in fields:
         app.git_branch = validate_branch(fields["gitBranch"] or "main")
@@ -158,18 +159,18 @@ def _replace_env(app: App, env: list[EnvInput]) -> None:
     rows = []
     for item in env:
         old = current.get(item.key)
-        if item.value is None and old is None:
-            raise InvalidInput(f"envVars: '{item.key}' needs a value")
-        if old is not None and item.value is None:
-            old.is_secret = old.is_secret or item.secret
-            old.build_time, old.runtime = item.build_time, item.runtime
-            rows.append(old)
-        elif old is not None:
-            old.value, old.is_secret = item.value, item.secret or (old.is_secret and item.key in protected)
-            old.build_time, old.runtime = item.build_time, item.runtime
-            rows.append(old)
-        else:
+        if old is None:
+            if item.value is None:
+                raise InvalidInput(f"envVars: '{item.key}' needs a value")
             rows.append(_env_row(item))
+            continue
+        if item.value is None:
+            old.is_secret = old.is_secret or item.secret  # a value nobody can read stays hidden
+        else:
+            # A template's generated credentials stay secret whatever the client sends.
+            old.value, old.is_secret = item.value, item.secret or (old.is_secret and item.key in protected)
+        old.build_time, old.runtime = item.build_time, item.runtime
+        rows.append(old)
     given = {item.key for item in env}
     rows.extend(current[k] for k in protected if k in current and k not in given)
     app.env_vars = rows
@@ -228,7 +229,7 @@ def to_json(app: App) -> dict:
         "projectId": app.project_id,
         "name": app.name,
         "appType": app.app_type,
-        "gitRepository": app.git_repository,
+        "gitRepository": redact_url(app.git_repository),
         "gitBranch": app.git_branch,
         "dockerfilePath": app.dockerfile_path,
         "rootDirectory": app.root_directory,

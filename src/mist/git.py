@@ -83,6 +83,13 @@ def url_secrets(url: str) -> list[str]:
     return [s for s in (parts.password, parts.username if parts.password is None else None) if s]
 
 
+def redact_url(url: str) -> str:
+    """The URL as it may be shown: embedded credentials replaced, the rest kept."""
+    for secret in url_secrets(url):
+        url = url.replace(f"{secret}@", "********@").replace(f":{secret}@", ":********@")
+    return url
+
+
 @dataclass(frozen=True)
 class Commit:
     hash: str

@@ -6,6 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from support.client import MistClient
 
+from mist.db.models import App
+
 REPO = "https://git.example.com/acme/shop.git"
 
 
@@ -96,3 +98,19 @@ def test_update_and_delete_rules(http: TestClient, mist: MistClient, project: di
                                                "appType": "database", "templateName": "oracle"}).status_code == 400
     assert http.request("DELETE", "/api/apps/delete", json={"appId": app["id"]}).status_code == 200
     assert http.post("/api/apps/getById", json={"appId": app["id"]}).status_code == 404
+
+
+def test_credentials_in_a_repository_url_are_never_shown(
+    http: TestClient, mist: MistClient, project: dict
+) -> None:
+    url = "https://deploy-bot:tok-987654321@git.example.com/acme/shop.git"
+    app = mist.app(project["id"], "shop", url, port=8000)
+    shown = "https://deploy-bot:********@git.example.com/acme/shop.git"
+    assert app["gitRepository"] == shown
+    # Sending back what was shown keeps the stored credentials.
+    mist.put("/api/apps/update", {"appId": app["id"], "gitRepository": shown, "port": 9000})
+    fetched = mist.post("/api/apps/getById", {"appId": app["id"]})["data"]
+    assert fetched["gitRepository"] == shown and fetched["port"] == 9000
+    stored = http.app.state.services.db.call(lambda s: s.get(App, app["id"]).git_repository)
+    assert stored == url
+    assert "tok-987654321" not in str(mist.post("/api/apps/getByProjectId", {"projectId": project["id"]}))
