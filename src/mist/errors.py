@@ -45,3 +45,7 @@ class RuntimeEngineError(MistError):
 
 class BuildFailed(RuntimeEngineError):
     """The image build reported an error step."""
+
+
+class ProxyError(MistError):
+    """The reverse proxy (Caddy) could not be started, reached or configured."""

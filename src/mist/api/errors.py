@@ -21,6 +21,7 @@ from mist.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    ProxyError,
     RuntimeEngineError,
 )
 
@@ -35,6 +36,7 @@ STATUS = {
     # The request was fine; the git remote or the engine it needs was not.
     GitError: 422,
     RuntimeEngineError: 503,
+    ProxyError: 503,
 }
 
 
