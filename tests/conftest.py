@@ -22,7 +22,8 @@ def git_server() -> Iterator[GitServer]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", workers=1)
+    # In-process API tests need no reverse proxy; the integration tests run a real Caddy.
+    return Settings(data_dir=tmp_path / "data", workers=1, proxy_enabled=False)
 
 
 @pytest.fixture

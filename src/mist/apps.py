@@ -77,6 +77,28 @@ def _apply_source_fields(app: App, fields: dict[str, Any]) -> None:
         app.root_directory = _relative_path("rootDirectory", fields["rootDirectory"], ".")
 
 
+_RUNTIME_FIELDS = {
+    "updateStrategy": "update_strategy",
+    "healthcheckPath": "healthcheck_path",
+    "healthcheckInterval": "healthcheck_interval",
+    "healthcheckTimeout": "healthcheck_timeout",
+    "healthcheckRetries": "healthcheck_retries",
+    "healthcheckStartPeriod": "healthcheck_start_period",
+}
+
+
+def _apply_runtime_fields(app: App, fields: dict[str, Any]) -> None:
+    """Update strategy and health check; unset (None) fields keep their defaults."""
+    for name, column in _RUNTIME_FIELDS.items():
+        if fields.get(name) is not None:
+            setattr(app, column, fields[name])
+    path = app.healthcheck_path or ""
+    if path and (not path.startswith("/") or any(ord(c) < 0x21 for c in path)):
+        raise InvalidInput("healthcheckPath: must start with '/' and contain no spaces or control characters")
+    if app.app_type == "database" and app.update_strategy == "rolling" and fields.get("updateStrategy") == "rolling":
+        raise InvalidInput("updateStrategy: a database app holds its volume alone, so it deploys with 'recreate'")
+
+
 def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvInput]) -> App:
     project = project_for(session, user, fields["projectId"])
     name = fields["name"].strip().lower()
@@ -88,7 +110,12 @@ def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvIn
     if session.scalar(select(App.id).where(App.project_id == project.id, App.name == name)):
         raise Conflict(f"the project already has an application named '{name}'")
     _check_env(env)
-    app = App(project_id=project.id, name=name, app_type=app_type)
+    app = App(project_id=project.id, name=name, app_type=app_type, update_strategy="rolling",
+              healthcheck_path="", healthcheck_interval=2, healthcheck_timeout=5,
+              healthcheck_retries=15, healthcheck_start_period=0)
+    if app_type == "database":
+        app.update_strategy = "recreate"
+    _apply_runtime_fields(app, fields)
     if app_type == "database":
         template = TEMPLATES.get(fields.get("templateName") or "")
         if template is None:
@@ -140,6 +167,7 @@ def update(session: Session, user: User, app_id: int, fields: dict[str, Any], en
     if app.app_type != "database" and "gitRepository" in fields and not fields["gitRepository"]:
         raise InvalidInput("gitRepository: required for web and service apps")
     _apply_source_fields(app, fields)
+    _apply_runtime_fields(app, fields)
     if "port" in fields:
         if fields["port"] is None and app.app_type == "web":
             raise InvalidInput("port: required for web apps")
@@ -235,6 +263,12 @@ def to_json(app: App) -> dict:
         "rootDirectory": app.root_directory,
         "port": app.port,
         "templateName": app.template_name,
+        "updateStrategy": app.update_strategy,
+        "healthcheckPath": app.healthcheck_path,
+        "healthcheckInterval": app.healthcheck_interval,
+        "healthcheckTimeout": app.healthcheck_timeout,
+        "healthcheckRetries": app.healthcheck_retries,
+        "healthcheckStartPeriod": app.healthcheck_start_period,
         "envVars": [
             {
                 "key": e.key,

@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     lease_seconds: int = Field(default=30, ge=5)
     git_timeout_seconds: int = Field(default=300, ge=5)
+    clone_timeout_seconds: float = Field(default=600, gt=0)
+    build_timeout_seconds: float = Field(default=3600, gt=0)
+    health_timeout_seconds: float = Field(default=300, gt=0)
+    drain_seconds: float = Field(default=2, ge=0)
+    stop_timeout_seconds: int = Field(default=10, ge=0)
+    image_retention: int = Field(default=5, ge=1)
+    proxy_enabled: bool = True
+    proxy_listen: str = ":80"
+    proxy_admin: str = "127.0.0.1:2019"
+    proxy_tls: bool = False
     # JSON object, e.g. MIST_TEMPLATE_IMAGES='{"redis": "registry.local/redis:7"}'.
     template_images: dict[str, str] = Field(default_factory=dict)
     restart_policy: str = "unless-stopped"

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from mist.api import apps, auth, deployments, errors, projects, users, ws
+from mist.api import apps, auth, deployments, domains, errors, projects, users, ws
 from mist.config import Settings
 from mist.errors import MistError
 from mist.services import Services, build_services
@@ -47,17 +47,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 await asyncio.to_thread(svc.runtime.ping)
             except MistError as exc:
                 log.warning("%s; deployments will fail until it is reachable", exc.message)
+            await svc.router.start()
             await svc.workers.start()
             log.info("Mist is ready: data in %s, %d workers", settings.data_dir, settings.workers)
             yield
         finally:
             await svc.workers.stop()
+            await svc.router.stop()
             svc.db.dispose()
             os.close(lock)
 
     app = FastAPI(title="Mist", version="0.1.0", lifespan=lifespan)
     app.state.services = svc
     errors.install(app)
-    for module in (auth, users, projects, apps, deployments, ws):
+    for module in (auth, users, projects, apps, domains, deployments, ws):
         app.include_router(module.router)
     return app

@@ -12,6 +12,8 @@ from mist.deploy.logs import LogStore
 from mist.deploy.service import Deployments
 from mist.deploy.worker import Workers
 from mist.git import GitRepos
+from mist.proxy.caddy import CaddyProxy
+from mist.proxy.router import Router
 from mist.runtime.docker import DockerRuntime
 
 
@@ -23,6 +25,7 @@ class Services:
     logs: LogStore
     runtime: DockerRuntime
     git: GitRepos
+    router: Router
     workers: Workers
     deployments: Deployments
     cleanup: Cleanup
@@ -34,9 +37,18 @@ def build_services(settings: Settings) -> Services:
     logs = LogStore(settings.logs_dir)
     runtime = DockerRuntime()
     git = GitRepos(settings.git_dir, timeout=settings.git_timeout_seconds)
-    workers = Workers(settings, db, bus, logs, runtime, git)
+    proxy = (
+        CaddyProxy(admin=settings.proxy_admin, listen=settings.proxy_listen, tls=settings.proxy_tls,
+                   state_dir=settings.data_dir / "caddy")
+        if settings.proxy_enabled else None
+    )
+    router = Router(db, runtime, proxy)
+    workers = Workers(settings, db, bus, logs, runtime, git, router)
     return Services(
-        settings=settings, db=db, bus=bus, logs=logs, runtime=runtime, git=git, workers=workers,
-        deployments=Deployments(db, git, logs, workers, settings.template_images),
+        settings=settings, db=db, bus=bus, logs=logs, runtime=runtime, git=git, router=router,
+        workers=workers,
+        deployments=Deployments(
+            db, git, logs, workers, runtime, settings.template_images, settings.image_retention
+        ),
         cleanup=Cleanup(runtime, git, logs),
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 from mist.config import Settings
 from mist.db.engine import Database
 from mist.db.models import App, Deployment, EnvVar
-from mist.deploy.plan import build_request, container_request, load_plan
+from mist.deploy.plan import Runtime, build_request, container_request, load_plan
 
 
 def with_deployment(db: Database, app: App) -> Database:
@@ -39,6 +39,8 @@ def test_source_app_builds_from_its_root_and_runs_with_its_env(tmp_path: Path, d
 
     run = container_request(plan, build.tag)
     assert run.name == "mist-app-3"
+    assert container_request(plan, build.tag, beside_current=True).name == "mist-app-3-next-9"
+    assert plan.runtime.strategy == "rolling"
     assert run.labels == {"mist.app": "3", "mist.deployment": "9"}
     assert run.env == {"API_KEY": "sekrit-value", "NODE_ENV": "production", "PORT": "8000"}
     assert run.restart_policy == "unless-stopped"
@@ -55,8 +57,11 @@ def test_database_app_uses_the_configured_image_a_volume_and_no_password_in_argv
     settings = Settings(data_dir=tmp_path, template_images={"redis": "local/redis:7"})
     plan = with_deployment(db, app).call(load_plan, 9, settings)
     assert not plan.builds_from_source
+    assert plan.runtime.strategy == "recreate"
     run = container_request(plan, plan.template_image)
     assert run.image == "local/redis:7"
     assert run.volumes == {"mist-app-4-data": "/data"}
     assert run.command and "pw-123456" not in " ".join(run.command)
     assert run.env["REDIS_PASSWORD"] == "pw-123456"
+    # The snapshot a rollback starts again is the same container, secrets included for redaction.
+    assert Runtime.from_json(plan.runtime.to_json()) == plan.runtime

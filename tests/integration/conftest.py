@@ -50,8 +50,14 @@ def server_factory(tmp_path: Path, engine: docker.DockerClient, images: dict[str
     _remove_mist_objects(engine)
     started: list[MistServer] = []
 
-    def start(workers: int = 2) -> MistServer:
-        server = MistServer(tmp_path / "data", workers=workers, template_images={"redis": images["redis"]})
+    def start(workers: int = 2, **settings: str) -> MistServer:
+        previous = started[-1] if started else None
+        server = MistServer(
+            tmp_path / "data", workers=workers, template_images={"redis": images["redis"]},
+            proxy_port=previous.proxy_port if previous else None,
+            proxy_admin_port=previous.proxy_admin_port if previous else None,
+            **settings,
+        )
         started.append(server.start())
         return server
 
@@ -60,6 +66,7 @@ def server_factory(tmp_path: Path, engine: docker.DockerClient, images: dict[str
         server.stop()
     if started:
         print(started[-1].output())
+        started[-1].stop_proxy()
     _remove_mist_objects(engine)
 
 

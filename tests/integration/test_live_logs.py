@@ -60,7 +60,8 @@ def test_watchers_get_replay_then_live_lines_and_every_status_then_close(
         assert [m["seq"] for m in lines] == list(range(len(stored)))
         statuses = [m["data"] for m in messages if m["type"] == "status"]
         stages = [s["stage"] for s in statuses]
-        assert stages[-4:] == ["building_image", "stopping_old", "starting_new", "completed"]
+        # The zero-downtime order: the new container starts before the old one stops.
+        assert stages[-4:] == ["building_image", "starting_new", "stopping_old", "completed"]
         assert statuses[-1]["status"] == "success" and statuses[-1]["progress"] == 100
         assert [s["progress"] for s in statuses] == sorted(s["progress"] for s in statuses)
         assert messages[-1]["type"] == "status"

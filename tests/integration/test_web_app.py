@@ -59,8 +59,9 @@ def test_deploy_redeploy_and_a_broken_build_that_keeps_the_old_version_serving(
 
     log = owner.logs(first["id"])
     for expected in ("Cloning repository...", "Building Docker image...", "Step 1/7 : FROM mist-test/python:bookworm",
-                     "dockerignore honoured", "Successfully built", "Stopping previous container...",
-                     "Starting new container...", "Deployment completed successfully"):
+                     "dockerignore honoured", "Successfully built", "Starting new container beside the current one...",
+                     "The new container is healthy", "Switching traffic to the new container",
+                     "Deployment completed successfully"):
         assert expected in log, expected
     assert "build sees key=********" in log
     assert api_key not in log

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from mist.proxy.caddy import CaddyProxy
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -21,17 +23,31 @@ def free_port() -> int:
 
 
 class MistServer:
-    def __init__(self, data_dir: Path, workers: int = 2, template_images: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, workers: int = 2, template_images: dict[str, str] | None = None,
+        proxy_port: int | None = None, proxy_admin_port: int | None = None, **settings: str,
+    ) -> None:
         self.data_dir = data_dir
         self.workers = workers
         self.template_images = template_images or {}
         self.port = free_port()
+        # Caddy outlives Mist on purpose: a restarted server is handed the same ports to adopt it.
+        self.proxy_port = proxy_port or free_port()
+        self.proxy_admin_port = proxy_admin_port or free_port()
+        self.settings = settings
         self.log_path = data_dir.parent / "mist-server.log"
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def proxy_url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_port}"
+
+    def stop_proxy(self) -> None:
+        CaddyProxy(admin=f"127.0.0.1:{self.proxy_admin_port}", state_dir=self.data_dir / "caddy").stop()
 
     @property
     def ws_url(self) -> str:
@@ -44,6 +60,9 @@ class MistServer:
             "MIST_WORKERS": str(self.workers),
             "MIST_TEMPLATE_IMAGES": json.dumps(self.template_images),
             "MIST_LOG_LEVEL": "info",
+            "MIST_PROXY_LISTEN": f"127.0.0.1:{self.proxy_port}",
+            "MIST_PROXY_ADMIN": f"127.0.0.1:{self.proxy_admin_port}",
+            **{f"MIST_{k.upper()}": v for k, v in self.settings.items()},
         }
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(

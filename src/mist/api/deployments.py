@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import PlainTextResponse
 
 from mist.api.deps import CurrentUser, Svc, ok
-from mist.api.schemas import AppIdIn
+from mist.api.schemas import AppIdIn, DeploymentIdIn
 
 router = APIRouter(prefix="/api/deployment", tags=["deployments"])
 
@@ -17,6 +17,16 @@ router = APIRouter(prefix="/api/deployment", tags=["deployments"])
 async def add(body: AppIdIn, user: CurrentUser, svc: Svc) -> dict:
     # The contract returns the new deployment itself, without the envelope.
     return await svc.deployments.trigger(user, body.appId)
+
+
+@router.post("/stop")
+async def stop(body: DeploymentIdIn, user: CurrentUser, svc: Svc) -> dict:
+    return ok(await svc.deployments.stop(user, body.deploymentId), "Deployment stopped")
+
+
+@router.post("/rollback")
+async def rollback(body: DeploymentIdIn, user: CurrentUser, svc: Svc) -> dict:
+    return ok(await svc.deployments.rollback(user, body.deploymentId), "Rollback queued")
 
 
 @router.post("/getByAppId")

@@ -74,6 +74,12 @@ class AppCreateIn(Body):
     port: Port | None = None
     templateName: Annotated[str, StringConstraints(max_length=32)] = ""
     envVars: EnvVars = []
+    updateStrategy: Literal["rolling", "recreate"] | None = None
+    healthcheckPath: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    healthcheckInterval: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
+    healthcheckTimeout: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
+    healthcheckRetries: Annotated[int, Field(strict=True, ge=1, le=1000)] | None = None
+    healthcheckStartPeriod: Annotated[int, Field(strict=True, ge=0, le=3600)] | None = None
 
 
 class AppUpdateIn(Body):
@@ -87,6 +93,25 @@ class AppUpdateIn(Body):
     port: Port | None = None
     templateName: Annotated[str, StringConstraints(max_length=32)] | None = None
     envVars: EnvVars | None = None
+    updateStrategy: Literal["rolling", "recreate"] | None = None
+    healthcheckPath: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    healthcheckInterval: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
+    healthcheckTimeout: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
+    healthcheckRetries: Annotated[int, Field(strict=True, ge=1, le=1000)] | None = None
+    healthcheckStartPeriod: Annotated[int, Field(strict=True, ge=0, le=3600)] | None = None
+
+
+class DeploymentIdIn(Body):
+    deploymentId: Id
+
+
+class DomainIn(Body):
+    appId: Id
+    domain: Annotated[str, StringConstraints(min_length=1, max_length=253)]
+
+
+class IdIn(Body):
+    id: Id
 
 
 class AppIdIn(Body):

@@ -104,6 +104,12 @@ class App(Base):
     root_directory: Mapped[str] = mapped_column(Text, default="")
     port: Mapped[int | None] = mapped_column(Integer)
     template_name: Mapped[str] = mapped_column(String(32), default="")
+    update_strategy: Mapped[str] = mapped_column(String(16), default="rolling")  # rolling | recreate
+    healthcheck_path: Mapped[str] = mapped_column(String(1024), default="")  # "" = TCP connect
+    healthcheck_interval: Mapped[int] = mapped_column(Integer, default=2)
+    healthcheck_timeout: Mapped[int] = mapped_column(Integer, default=5)
+    healthcheck_retries: Mapped[int] = mapped_column(Integer, default=15)
+    healthcheck_start_period: Mapped[int] = mapped_column(Integer, default=0)
     # Last deployment_number handed out; incremented in the same statement that reads it.
     deployment_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -115,6 +121,17 @@ class App(Base):
         lazy="selectin",
         order_by="EnvVar.key",
     )
+
+
+class Domain(Base):
+    """Written by mist.domains. A domain routes to one app only."""
+
+    __tablename__ = "domains"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class EnvVar(Base):
@@ -155,7 +172,12 @@ class Deployment(Base):
     rolled_back_from: Mapped[int | None] = mapped_column(
         ForeignKey("deployments.id", ondelete="SET NULL")
     )
+    # The deployment this one re-runs, for a rollback (which neither clones nor builds).
+    rollback_of: Mapped[int | None] = mapped_column(ForeignKey("deployments.id", ondelete="SET NULL"))
+    # What the container was started with (JSON): a rollback starts exactly this again.
+    snapshot: Mapped[str] = mapped_column(Text, default="")
     image: Mapped[str] = mapped_column(String(255), default="")
+    image_removed: Mapped[bool] = mapped_column(Boolean, default=False)
     container_id: Mapped[str] = mapped_column(String(64), default="")
     claimed_by: Mapped[str] = mapped_column(String(64), default="")
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)

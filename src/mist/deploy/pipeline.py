@@ -1,53 +1,138 @@
 """One deployment, as one function of named steps.
 
 Each step builds its request as a plain value (see plan.py) and hands it to the engine in a thread.
-The pipeline knows nothing of HTTP or of the database: it reports through a `Reporter`.
+The pipeline knows nothing of HTTP or of the database: it reports through a `Reporter` and moves
+traffic through a `Router`. Each stage runs under its time limit; whatever goes wrong before the
+point of no return, the app's current container is left serving and the new one is removed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from mist.deploy.plan import DeployPlan, build_request, container_request
-from mist.deploy.stages import BUILDING_IMAGE, CLONING_REPO, STARTING_NEW, STOPPING_OLD, Stage
-from mist.errors import BuildFailed, RuntimeEngineError
+from mist.deploy.health import Unhealthy, wait_healthy
+from mist.deploy.plan import DeployPlan, build_request, container_name, container_request
+from mist.deploy.stages import (
+    BUILDING_IMAGE,
+    CLONING_REPO,
+    ROLLING_STARTING_NEW,
+    ROLLING_STOPPING_OLD,
+    STARTING_NEW,
+    STOPPING_OLD,
+    Stage,
+)
+from mist.errors import BuildFailed, MistError, ProxyError, RuntimeEngineError
 from mist.git import GitRepos
-from mist.runtime.docker import DockerRuntime
+from mist.runtime.docker import BuildHandle, DockerRuntime
 from mist.runtime.requests import BuildRequest, ContainerState
 
 
 class Reporter(Protocol):
     async def enter(self, stage: Stage) -> None: ...
     async def log(self, text: str) -> None: ...
+    def past_point_of_no_return(self) -> None: ...
+
+
+class Router(Protocol):
+    async def switch(self, app_id: int, upstream: str | None) -> None: ...
+
+
+class StageTimeout(MistError):
+    pass
+
+
+@dataclass(frozen=True)
+class Limits:
+    clone: float = 600
+    build: float = 3600
+    health: float = 300
+    drain: float = 2
+    stop: int = 10
 
 
 class Pipeline:
-    def __init__(self, runtime: DockerRuntime, git: GitRepos, builds_dir: Path, reporter: Reporter) -> None:
+    def __init__(
+        self, runtime: DockerRuntime, git: GitRepos, builds_dir: Path, reporter: Reporter,
+        router: Router, limits: Limits,
+    ) -> None:
         self.runtime = runtime
         self.git = git
         self.builds_dir = builds_dir
         self.report = reporter
+        self.router = router
+        self.limits = limits
 
     async def run(self, plan: DeployPlan) -> ContainerState:
+        image = await self.image(plan)
+        if plan.runtime.strategy == "rolling":
+            return await self.rolling(plan, image)
+        return await self.recreate(plan, image)
+
+    async def image(self, plan: DeployPlan) -> str:
         if plan.builds_from_source:
             checkout = self.builds_dir / f"mist-build-{plan.deployment_id}"
             try:
                 await self.report.enter(CLONING_REPO)
-                await self.clone(plan, checkout)
+                async with self.limit(CLONING_REPO, self.limits.clone):
+                    await self.clone(plan, checkout)
                 await self.report.enter(BUILDING_IMAGE)
-                image = await self.build(build_request(plan, checkout))
+                async with self.limit(BUILDING_IMAGE, self.limits.build):
+                    return await self.build(build_request(plan, checkout))
             finally:
                 await asyncio.to_thread(shutil.rmtree, checkout, True)
+        if plan.rollback_image:
+            await self.report.log(f"Rolling back to image {plan.rollback_image}: no clone, no build")
         else:
             await self.report.enter(BUILDING_IMAGE)
-            image = await self.use_template_image(plan)
+            await self.report.log(f"Using image {plan.template_image}")
+        if not await asyncio.to_thread(self.runtime.image_id, plan.image_tag):
+            raise BuildFailed(f"image {plan.image_tag} is not on this machine")
+        for name in plan.runtime.volumes:
+            await asyncio.to_thread(self.runtime.ensure_volume, name, plan.labels)
+        return plan.image_tag
+
+    async def rolling(self, plan: DeployPlan, image: str) -> ContainerState:
+        """Start beside the current container, wait for health, switch traffic, drain, stop old."""
+        await self.report.enter(ROLLING_STARTING_NEW)
+        old = await asyncio.to_thread(self.runtime.app_containers, plan.app_id)
+        new = await self.start(plan, image, beside_current=bool(old))
+        try:
+            async with self.limit(ROLLING_STARTING_NEW, self.limits.health):
+                await self.health(plan, new)
+        except BaseException:
+            await asyncio.shield(self.discard(new))
+            raise
+        self.report.past_point_of_no_return()
+        await self.report.enter(ROLLING_STOPPING_OLD)
+        try:
+            await self.router.switch(plan.app_id, upstream(plan, new))
+        except ProxyError:
+            await asyncio.shield(self.discard(new))  # traffic never moved: the old one serves on
+            raise
+        if old:
+            await self.report.log(f"Traffic goes to {new.name}; letting the previous container drain")
+            await asyncio.sleep(self.limits.drain)
+            await self.stop(old)
+            await asyncio.to_thread(self.runtime.rename, new.id, container_name(plan))
+        return new
+
+    async def recreate(self, plan: DeployPlan, image: str) -> ContainerState:
+        """Stop, then start: for apps that must never run twice at once (a volume, a database)."""
+        self.report.past_point_of_no_return()
         await self.report.enter(STOPPING_OLD)
-        await self.stop_old(plan)
+        await self.stop(await asyncio.to_thread(self.runtime.app_containers, plan.app_id))
         await self.report.enter(STARTING_NEW)
-        return await self.start(plan, image)
+        new = await self.start(plan, image)
+        async with self.limit(STARTING_NEW, self.limits.health):
+            await self.health(plan, new)
+        await self.router.switch(plan.app_id, upstream(plan, new))
+        return new
 
     async def clone(self, plan: DeployPlan, checkout: Path) -> None:
         await asyncio.to_thread(shutil.rmtree, checkout, True)
@@ -58,53 +143,81 @@ class Pipeline:
     async def build(self, request: BuildRequest) -> str:
         loop = asyncio.get_running_loop()
         lines: asyncio.Queue[str | None] = asyncio.Queue()
+        handle = BuildHandle()
 
         def on_line(line: str) -> None:
             loop.call_soon_threadsafe(lines.put_nowait, line)
 
-        build = asyncio.ensure_future(asyncio.to_thread(self.runtime.build, request, on_line))
+        build = asyncio.ensure_future(asyncio.to_thread(self.runtime.build, request, on_line, handle))
         # Lines are queued from the build thread before its result, so the sentinel comes last.
         build.add_done_callback(lambda _: lines.put_nowait(None))
         try:
             while (line := await lines.get()) is not None:
                 await self.report.log(line)
+            await build
         finally:
             if not build.done():
-                build.cancel()
-        await build
+                handle.cancel()  # a stop or a timeout: cut the build off now, not at its end
+                await asyncio.shield(asyncio.wait({build}))
         return request.tag
 
-    async def use_template_image(self, plan: DeployPlan) -> str:
-        await self.report.log(f"Using image {plan.template_image}")
-        if not await asyncio.to_thread(self.runtime.image_id, plan.template_image):
-            raise BuildFailed(
-                f"image {plan.template_image} is not on this machine; load it, or set "
-                "MIST_TEMPLATE_IMAGES to an image that is"
-            )
-        for name in plan.volumes:
-            await asyncio.to_thread(self.runtime.ensure_volume, name, plan.labels)
-            await self.report.log(f"Volume {name} is ready")
-        return plan.template_image
-
-    async def stop_old(self, plan: DeployPlan) -> None:
-        old = await asyncio.to_thread(self.runtime.app_containers, plan.app_id)
-        if not old:
-            await self.report.log("No previous container")
-        for container in old:
-            await self.report.log(f"Stopping container {container.name} ({container.id[:12]})")
-            await asyncio.to_thread(self.runtime.remove, container.id)
-
-    async def start(self, plan: DeployPlan, image: str) -> ContainerState:
-        request = container_request(plan, image)
-        state = await asyncio.to_thread(self.runtime.run, request)
+    async def start(self, plan: DeployPlan, image: str, beside_current: bool = False) -> ContainerState:
+        state = await asyncio.to_thread(self.runtime.run, container_request(plan, image, beside_current))
         await self.report.log(f"Started container {state.name} ({state.id[:12]})")
-        if state.status != "running":
-            for line in await asyncio.to_thread(self.runtime.tail, state.id):
-                await self.report.log(line)
-            raise RuntimeEngineError(
-                f"the new container {state.status} with exit code {state.exit_code} right after starting"
-            )
         return state
+
+    async def health(self, plan: DeployPlan, state: ContainerState) -> None:
+        try:
+            if plan.runtime.port is None:
+                await self._still_running(state)
+                return
+            check = plan.runtime.health
+            how = f"GET {check.path}" if check.path else f"a connection to port {plan.runtime.port}"
+            await self.report.log(f"Waiting for the new container to answer {how}...")
+            probes = await wait_healthy(self.runtime, state, plan.runtime.port, check)
+            await self.report.log(f"The new container is healthy ({probes} check{'s' if probes > 1 else ''})")
+        except Unhealthy as exc:
+            if exc.output:
+                await self.report.log("Last output of the new container:")
+                for line in exc.output:
+                    await self.report.log(f"  {line}")
+            raise
+
+    async def _still_running(self, state: ContainerState) -> None:
+        current = await asyncio.to_thread(self.runtime.inspect, state.id)
+        if current is None or current.status != "running":
+            raise Unhealthy(
+                f"the new container {current.status if current else 'vanished'} right after starting",
+                await asyncio.to_thread(self.runtime.tail, state.id),
+            )
+
+    async def stop(self, containers: list[ContainerState]) -> None:
+        if not containers:
+            await self.report.log("No previous container")
+        for container in containers:
+            await self.report.log(f"Stopping container {container.name} ({container.id[:12]})")
+            await asyncio.to_thread(self.runtime.remove, container.id, self.limits.stop)
+
+    async def discard(self, state: ContainerState) -> None:
+        try:
+            await asyncio.to_thread(self.runtime.remove, state.id, 0)
+            await self.report.log(f"Removed the new container {state.name}; the previous one keeps serving")
+        except RuntimeEngineError as exc:
+            await self.report.log(f"Could not remove the new container {state.name}: {exc.message}")
+
+    @asynccontextmanager
+    async def limit(self, stage: Stage, seconds: float) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(seconds):
+                yield
+        except TimeoutError as exc:
+            raise StageTimeout(f"stage '{stage.name}' timed out after {seconds:g} s") from exc
+
+
+def upstream(plan: DeployPlan, state: ContainerState) -> str | None:
+    if plan.runtime.port is None or not state.ip_address:
+        return None
+    return f"{state.ip_address}:{plan.runtime.port}"
 
 
 def _check_inside(root: Path, relative: str, field: str, want_dir: bool) -> None:

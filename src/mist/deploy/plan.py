@@ -1,19 +1,49 @@
 """What one deployment will do, fixed when a worker takes it: a snapshot of the app's settings,
-and the engine requests derived from it. Pure values and pure functions, so tests can read them."""
+and the engine requests derived from it. Pure values and pure functions, so tests can read them.
+
+The part of the plan that shapes the running container is kept with the deployment as its
+snapshot, so a rollback starts exactly what ran then, whatever the app's settings are now.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from mist.config import Settings
 from mist.db.models import App, Deployment
+from mist.deploy.health import HealthCheck
 from mist.git import url_secrets
 from mist.runtime.docker import APP_LABEL, DEPLOYMENT_LABEL, image_repository
 from mist.runtime.requests import BuildRequest, ContainerRequest
 from mist.templates import TEMPLATES, template_image, volume_name
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How the container runs: the snapshot a rollback reuses."""
+
+    env: dict[str, str]
+    port: int | None
+    restart_policy: str
+    strategy: str  # rolling | recreate
+    health: HealthCheck
+    command: list[str] | None = None
+    volumes: dict[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Runtime:
+        data = json.loads(text)
+        data["health"] = HealthCheck(**data["health"])
+        data["secrets"] = tuple(data["secrets"])
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -26,52 +56,65 @@ class DeployPlan:
     git_url: str
     root_directory: str
     dockerfile_path: str
-    port: int | None
-    runtime_env: dict[str, str]
     build_args: dict[str, str]
-    secrets: tuple[str, ...]
-    restart_policy: str
-    template_image: str = ""  # set for database apps, which build nothing
-    command: list[str] | None = None
-    volumes: dict[str, str] = field(default_factory=dict)
+    runtime: Runtime
+    template_image: str = ""  # database apps build nothing and run this
+    rollback_image: str = ""  # a rollback neither clones nor builds, and runs this
 
     @property
     def builds_from_source(self) -> bool:
-        return not self.template_image
+        return not (self.template_image or self.rollback_image)
 
     @property
     def image_tag(self) -> str:
-        return f"{image_repository(self.app_id)}:{self.deployment_id}"
+        return self.rollback_image or self.template_image or f"{image_repository(self.app_id)}:{self.deployment_id}"
 
     @property
     def labels(self) -> dict[str, str]:
         return {APP_LABEL: str(self.app_id), DEPLOYMENT_LABEL: str(self.deployment_id)}
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self.runtime.secrets
+
+
+def _runtime(app: App, settings: Settings) -> Runtime:
+    env = {e.key: e.value for e in app.env_vars if e.runtime}
+    if app.port and "PORT" not in env:
+        env["PORT"] = str(app.port)  # the Heroku convention many frameworks read
+    template = TEMPLATES.get(app.template_name)
+    return Runtime(
+        env=env,
+        port=app.port,
+        restart_policy=settings.restart_policy,
+        # A database holds its volume exclusively: two containers on it at once would corrupt it.
+        strategy="recreate" if template else app.update_strategy,
+        health=HealthCheck(
+            path=app.healthcheck_path, interval=app.healthcheck_interval, timeout=app.healthcheck_timeout,
+            retries=app.healthcheck_retries, start_period=app.healthcheck_start_period,
+        ),
+        command=["sh", "-c", template.shell_command] if template and template.shell_command else None,
+        volumes={volume_name(app.id): template.data_path} if template else {},
+        secrets=tuple(e.value for e in app.env_vars if e.is_secret) + tuple(url_secrets(app.git_repository)),
+    )
+
 
 def load_plan(session: Session, deployment_id: int, settings: Settings) -> DeployPlan:
     deployment = session.get(Deployment, deployment_id)
     app = session.get(App, deployment.app_id)
-    runtime_env = {e.key: e.value for e in app.env_vars if e.runtime}
-    if app.port and "PORT" not in runtime_env:
-        runtime_env["PORT"] = str(app.port)  # the Heroku convention many frameworks read
-    secrets = [e.value for e in app.env_vars if e.is_secret] + url_secrets(app.git_repository)
-    common = dict(
+    plan = DeployPlan(
         deployment_id=deployment.id, app_id=app.id, app_name=app.name, app_type=app.app_type,
         commit_hash=deployment.commit_hash, git_url=app.git_repository,
-        root_directory=app.root_directory, dockerfile_path=app.dockerfile_path, port=app.port,
-        runtime_env=runtime_env,
+        root_directory=app.root_directory, dockerfile_path=app.dockerfile_path,
         build_args={e.key: e.value for e in app.env_vars if e.build_time},
-        secrets=tuple(secrets), restart_policy=settings.restart_policy,
+        runtime=_runtime(app, settings),
     )
-    if app.app_type == "database":
-        template = TEMPLATES[app.template_name]
-        return DeployPlan(
-            **common,
-            template_image=template_image(template.name, settings.template_images),
-            command=["sh", "-c", template.shell_command] if template.shell_command else None,
-            volumes={volume_name(app.id): template.data_path},
-        )
-    return DeployPlan(**common)
+    if deployment.rollback_of is not None:
+        source = session.get(Deployment, deployment.rollback_of)
+        return replace(plan, runtime=Runtime.from_json(source.snapshot), rollback_image=source.image)
+    if app.template_name:
+        return replace(plan, template_image=template_image(app.template_name, settings.template_images))
+    return plan
 
 
 def build_request(plan: DeployPlan, checkout: Path) -> BuildRequest:
@@ -83,14 +126,21 @@ def build_request(plan: DeployPlan, checkout: Path) -> BuildRequest:
     )
 
 
-def container_request(plan: DeployPlan, image: str) -> ContainerRequest:
+def container_name(plan: DeployPlan, beside_current: bool = False) -> str:
+    """The app's container is `mist-app-{appId}`; one started beside it gets a temporary name
+    until the old one is gone."""
+    base = f"mist-app-{plan.app_id}"
+    return f"{base}-next-{plan.deployment_id}" if beside_current else base
+
+
+def container_request(plan: DeployPlan, image: str, beside_current: bool = False) -> ContainerRequest:
     return ContainerRequest(
-        name=f"mist-app-{plan.app_id}",
+        name=container_name(plan, beside_current),
         image=image,
         labels=plan.labels,
-        env=plan.runtime_env,
-        port=plan.port,
-        restart_policy=plan.restart_policy,
-        volumes=plan.volumes,
-        command=plan.command,
+        env=plan.runtime.env,
+        port=plan.runtime.port,
+        restart_policy=plan.runtime.restart_policy,
+        volumes=plan.runtime.volumes,
+        command=plan.runtime.command,
     )

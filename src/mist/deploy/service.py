@@ -7,12 +7,17 @@ from dataclasses import dataclass
 
 from mist.auth.permissions import app_for, deployment_for
 from mist.db.engine import Database
-from mist.db.models import Deployment, User
+from mist.db.models import App, Deployment, User
 from mist.deploy import store
 from mist.deploy.logs import LogStore
-from mist.deploy.worker import Workers
+from mist.deploy.stages import PENDING, ROLLED_BACK, SUCCESS
+from mist.deploy.worker import StopOutcome, Workers, append_line, publish_final
+from mist.errors import Conflict
 from mist.git import Commit, GitRepos
+from mist.runtime.docker import DockerRuntime
 from mist.templates import template_image
+
+STOP_WAIT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -35,13 +40,45 @@ def _enqueue(session, user: User, app_id: int, commit: Commit) -> Deployment:
     return store.enqueue(session, app, commit.hash, commit.message)
 
 
+def _stop_pending(session, user: User, deployment_id: int) -> Deployment:
+    deployment = deployment_for(session, user, deployment_id)
+    if store.is_final(deployment):
+        raise Conflict(
+            f"deployment {deployment_id} already ended ({deployment.status}); "
+            "only pending or running deployments can be stopped"
+        )
+    if deployment.status == PENDING:
+        store.stop_pending(session, deployment.id, f"Stopped by {user.username} before it started")
+    return deployment
+
+
+def _rollback(session, user: User, deployment_id: int, retention: int) -> Deployment:
+    source = deployment_for(session, user, deployment_id)
+    number = f"#{source.deployment_number}"
+    if source.status not in (SUCCESS, ROLLED_BACK) or not source.snapshot:
+        raise Conflict(f"deployment {number} did not succeed; only a successful deployment can be rolled back to")
+    if source.is_active:
+        raise Conflict(f"deployment {number} is already the active one")
+    if source.image_removed:
+        raise Conflict(
+            f"the image of deployment {number} was pruned: Mist keeps the images of the last {retention} "
+            "successful deployments of each app"
+        )
+    return store.enqueue_rollback(session, session.get(App, source.app_id), source)
+
+
 class Deployments:
-    def __init__(self, db: Database, git: GitRepos, logs: LogStore, workers: Workers, template_images: dict[str, str]) -> None:
+    def __init__(
+        self, db: Database, git: GitRepos, logs: LogStore, workers: Workers, runtime: DockerRuntime,
+        template_images: dict[str, str], image_retention: int,
+    ) -> None:
         self.db = db
         self.git = git
         self.logs = logs
         self.workers = workers
+        self.runtime = runtime
         self.template_images = template_images
+        self.image_retention = image_retention
 
     async def trigger(self, user: User, app_id: int) -> dict:
         """Resolves the branch to its exact commit now, then queues the deployment."""
@@ -52,6 +89,35 @@ class Deployments:
         else:
             commit = await self.git.resolve(target.app_id, target.git_url, target.branch)
         deployment = await asyncio.to_thread(self.db.call, _enqueue, user, app_id, commit)
+        self.workers.notify()
+        return store.to_json(deployment)
+
+    async def stop(self, user: User, deployment_id: int) -> dict:
+        """A pending deployment stops at once; a running one is interrupted (its clone, build or
+        health check) and cleaned up. Answers with the deployment once it has ended."""
+        deployment = await asyncio.to_thread(self.db.call, _stop_pending, user, deployment_id)
+        if deployment.status == PENDING:
+            current = await asyncio.to_thread(self.current, deployment_id)
+            if current.status != PENDING:  # stopped here, or a worker took it meanwhile
+                if store.is_final(current):
+                    append_line(self.logs, deployment_id, f"Deployment stopped: {current.error_message}")
+                    publish_final(self.workers.bus, current)
+                    return store.to_json(current)
+        outcome = self.workers.request_stop(deployment_id, f"Stopped by {user.username}")
+        if outcome is StopOutcome.TOO_LATE:
+            raise Conflict(
+                f"deployment {deployment_id} is already switching to its new container; "
+                "it can no longer be stopped (roll back once it has finished)"
+            )
+        await self.workers.wait_done(deployment_id, STOP_WAIT_SECONDS)
+        return store.to_json(await asyncio.to_thread(self.current, deployment_id))
+
+    async def rollback(self, user: User, deployment_id: int) -> dict:
+        """Queues a deployment that runs an earlier successful one's image and configuration again."""
+        source = await asyncio.to_thread(self.authorised, user, deployment_id)
+        if source.image and not source.image_removed and not await asyncio.to_thread(self.runtime.image_id, source.image):
+            raise Conflict(f"the image {source.image} of deployment #{source.deployment_number} is gone from this machine")
+        deployment = await asyncio.to_thread(self.db.call, _rollback, user, deployment_id, self.image_retention)
         self.workers.notify()
         return store.to_json(deployment)
 

@@ -1,4 +1,12 @@
-"""The contract's stages: the status each implies, its fixed progress and the message users see."""
+"""The contract's stages: the status each implies, its fixed progress and the message users see.
+
+The stage names are the contract's; their order depends on the update strategy:
+- recreate: cloning_repo → building_image → stopping_old → starting_new → completed
+- rolling (zero downtime): cloning_repo → building_image → starting_new (the new container starts
+  beside the old one and must pass its health check) → stopping_old (traffic switches to the new
+  container, the old one drains and stops) → completed
+Progress only grows in either order.
+"""
 
 from __future__ import annotations
 
@@ -24,3 +32,6 @@ BUILDING_IMAGE = Stage("building_image", BUILDING, 50, "Building Docker image...
 STOPPING_OLD = Stage("stopping_old", DEPLOYING, 70, "Stopping previous container...")
 STARTING_NEW = Stage("starting_new", DEPLOYING, 85, "Starting new container...")
 COMPLETED = Stage("completed", SUCCESS, 100, "Deployment completed successfully")
+
+ROLLING_STARTING_NEW = Stage("starting_new", DEPLOYING, 70, "Starting new container beside the current one...")
+ROLLING_STOPPING_OLD = Stage("stopping_old", DEPLOYING, 85, "Switching traffic to the new container, stopping the previous one...")

@@ -13,22 +13,24 @@ from sqlalchemy import and_, select, text, update
 from sqlalchemy.orm import Session
 
 from mist.db.models import App, Deployment, iso, utcnow
-from mist.deploy.stages import FAILED, FINAL, PENDING, RUNNING, SUCCESS, Stage
+from mist.deploy.stages import FINAL, PENDING, ROLLED_BACK, RUNNING, STOPPED, SUCCESS, Stage
 
+# The oldest app with waiting deployments and nothing running goes first; of its waiting
+# deployments the newest runs, and the older ones are superseded (see claim_next).
 _CLAIM = text(
     """
     UPDATE deployments
        SET status = 'building', stage = '', progress = 0, message = 'Deployment started',
            claimed_by = :worker, lease_expires_at = :lease, started_at = :now, updated_at = :now
      WHERE status = 'pending' AND id = (
-        SELECT d.id FROM deployments d
-         WHERE d.status = 'pending'
-           AND d.id = (SELECT MIN(p.id) FROM deployments p
-                        WHERE p.app_id = d.app_id AND p.status = 'pending')
-           AND NOT EXISTS (SELECT 1 FROM deployments r
-                            WHERE r.app_id = d.app_id AND r.status IN ('building', 'deploying'))
-         ORDER BY d.id LIMIT 1)
-    RETURNING id
+        SELECT MAX(p.id) FROM deployments p
+         WHERE p.status = 'pending' AND p.app_id = (
+            SELECT d.app_id FROM deployments d
+             WHERE d.status = 'pending'
+               AND NOT EXISTS (SELECT 1 FROM deployments r
+                                WHERE r.app_id = d.app_id AND r.status IN ('building', 'deploying'))
+             ORDER BY d.id LIMIT 1))
+    RETURNING id, app_id, deployment_number
     """
 )
 
@@ -49,10 +51,21 @@ def enqueue(session: Session, app: App, commit_hash: str, commit_message: str) -
     return deployment
 
 
-def claim_next(session: Session, worker: str, lease: timedelta) -> int | None:
-    """Takes the oldest pending deployment of an app with nothing running; None when idle."""
+def claim_next(session: Session, worker: str, lease: timedelta) -> tuple[int | None, list[int]]:
+    """Takes the next deployment to run; None when idle. Also returns the ids of the older waiting
+    deployments of the same app that it supersedes (now stopped): a burst of triggers costs one build."""
     now = utcnow()
-    return session.execute(_CLAIM, {"worker": worker, "lease": now + lease, "now": now}).scalar()
+    row = session.execute(_CLAIM, {"worker": worker, "lease": now + lease, "now": now}).first()
+    if row is None:
+        return None, []
+    superseded = list(session.scalars(
+        update(Deployment)
+        .where(Deployment.app_id == row.app_id, Deployment.status == PENDING, Deployment.id < row.id)
+        .values(status=STOPPED, error_message=f"superseded by #{row.deployment_number}",
+                message=f"superseded by #{row.deployment_number}", finished_at=now, updated_at=now)
+        .returning(Deployment.id)
+    ))
+    return row.id, superseded
 
 
 def _held(deployment_id: int, worker: str):
@@ -82,16 +95,18 @@ def set_stage(session: Session, deployment_id: int, worker: str, stage: Stage) -
 
 
 def succeed(
-    session: Session, deployment_id: int, worker: str, stage: Stage, image: str = "", container_id: str = ""
+    session: Session, deployment_id: int, worker: str, stage: Stage, image: str, container_id: str,
+    snapshot: str,
 ) -> bool:
-    """Marks success and makes this the app's only active deployment, in one transaction."""
+    """Marks success and makes this the app's only active deployment, in one transaction. A
+    rollback also marks the deployment it replaced as rolled back."""
     deployment = session.get(Deployment, deployment_id)
     now = utcnow()
     result = session.execute(
         update(Deployment).where(_held(deployment_id, worker)).values(
             status=SUCCESS, stage=stage.name, progress=stage.progress, message=stage.message,
             error_message="", is_active=True, finished_at=now, updated_at=now,
-            lease_expires_at=None, image=image, container_id=container_id,
+            lease_expires_at=None, image=image, container_id=container_id, snapshot=snapshot,
         )
     )
     if result.rowcount != 1:
@@ -102,11 +117,17 @@ def succeed(
                Deployment.is_active.is_(True))
         .values(is_active=False, updated_at=now)
     )
+    if deployment.rollback_of is not None and deployment.rolled_back_from is not None:
+        session.execute(
+            update(Deployment)
+            .where(Deployment.id == deployment.rolled_back_from, Deployment.status == SUCCESS)
+            .values(status=ROLLED_BACK, updated_at=now)
+        )
     return True
 
 
-def fail(session: Session, deployment_id: int, worker: str | None, error: str) -> bool:
-    """Fails a running deployment; with worker=None, whoever holds it (recovery)."""
+def finish(session: Session, deployment_id: int, worker: str | None, status: str, error: str) -> bool:
+    """Ends a running deployment as failed or stopped; with worker=None, whoever holds it."""
     now = utcnow()
     condition = (
         _held(deployment_id, worker) if worker
@@ -114,11 +135,49 @@ def fail(session: Session, deployment_id: int, worker: str | None, error: str) -
     )
     result = session.execute(
         update(Deployment).where(condition).values(
-            status=FAILED, error_message=error, message=error, finished_at=now, updated_at=now,
+            status=status, error_message=error, message=error, finished_at=now, updated_at=now,
             lease_expires_at=None,
         )
     )
     return result.rowcount == 1
+
+
+def stop_pending(session: Session, deployment_id: int, reason: str) -> bool:
+    now = utcnow()
+    result = session.execute(
+        update(Deployment).where(Deployment.id == deployment_id, Deployment.status == PENDING)
+        .values(status=STOPPED, error_message=reason, message=reason, finished_at=now, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def enqueue_rollback(session: Session, app: App, source: Deployment) -> Deployment:
+    """A new deployment that runs `source`'s image and snapshot again."""
+    active = session.scalar(
+        select(Deployment.id).where(Deployment.app_id == app.id, Deployment.is_active.is_(True))
+    )
+    deployment = enqueue(session, app, source.commit_hash, source.commit_message)
+    deployment.rollback_of = source.id
+    deployment.rolled_back_from = active
+    session.flush()
+    return deployment
+
+
+def prune_images(session: Session, app_id: int, keep: int) -> list[str]:
+    """Marks the images of all but the `keep` newest successful deployments (and the active one)
+    as removed; returns them for the engine to delete. Images are shared by rollbacks, so an image
+    still used by a kept deployment stays."""
+    rows = list(session.scalars(
+        select(Deployment).where(Deployment.app_id == app_id, Deployment.image != "",
+                                 Deployment.image_removed.is_(False))
+        .order_by(Deployment.id.desc())
+    ))
+    successful = [d for d in rows if d.status in (SUCCESS, ROLLED_BACK)]
+    kept = {d.image for d in successful[:keep]} | {d.image for d in rows if d.is_active}
+    doomed = [d for d in rows if d.image not in kept]
+    for d in doomed:
+        d.image_removed = True
+    return sorted({d.image for d in doomed})
 
 
 def interrupted(session: Session, *, expired_before: datetime | None = None) -> list[Deployment]:

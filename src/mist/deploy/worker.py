@@ -1,6 +1,6 @@
 """Workers: claim deployments from the queue, run the pipeline, write the outcome.
 
-Timeouts, cancellation and failure are handled here, in one place: whatever a deployment raises,
+Timeouts, stops, cancellation and failure end here, in one place: whatever a deployment raises,
 its row ends final, its log says why, and watchers get the final status. Final writes are
 shielded from cancellation so shutting down cannot leave a row half-written.
 """
@@ -11,17 +11,19 @@ import asyncio
 import logging
 import os
 import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import Enum
 
 from mist.config import Settings
 from mist.db.engine import Database
-from mist.db.models import utcnow
+from mist.db.models import Deployment, utcnow
 from mist.deploy import store
 from mist.deploy.events import EventBus, message
 from mist.deploy.logs import LogStore, LogWriter, Redactor
-from mist.deploy.pipeline import Pipeline
+from mist.deploy.pipeline import Limits, Pipeline, Router
 from mist.deploy.plan import DeployPlan, load_plan
-from mist.deploy.stages import COMPLETED, Stage
+from mist.deploy.stages import COMPLETED, FAILED, STOPPED, Stage
 from mist.errors import MistError
 from mist.git import GitRepos
 from mist.runtime.docker import DockerRuntime
@@ -35,6 +37,26 @@ class LeaseLost(MistError):
     """Another process (recovery) took this deployment over; stop touching it."""
 
 
+class StopOutcome(Enum):
+    STOPPING = "stopping"
+    TOO_LATE = "too_late"  # past the point of no return: it finishes on its own
+    NOT_RUNNING = "not_running"
+
+
+def publish_final(bus: EventBus, deployment: Deployment) -> None:
+    if deployment.error_message and deployment.status == FAILED:
+        bus.publish(deployment.id, message("error", {"message": deployment.error_message}))
+    bus.publish(deployment.id, message("status", store.status_data(deployment)))
+
+
+def append_line(logs: LogStore, deployment_id: int, line: str) -> None:
+    writer = logs.writer(deployment_id, Redactor(()))
+    try:
+        writer.append(line)
+    finally:
+        writer.close()
+
+
 class DeploymentReporter:
     """Writes a running deployment's progress to its row, its log file and the event bus."""
 
@@ -44,10 +66,14 @@ class DeploymentReporter:
         self.writer = writer
         self.deployment_id = deployment_id
         self.worker = worker
+        self.committed = False  # past the point of no return: a stop request no longer applies
 
     async def log(self, text: str) -> None:
         for seq, line in self.writer.append(text):
             self.bus.publish(self.deployment_id, message("log", {"line": line}, seq=seq))
+
+    def past_point_of_no_return(self) -> None:
+        self.committed = True
 
     async def enter(self, stage: Stage) -> None:
         held = await asyncio.to_thread(self.db.call, store.set_stage, self.deployment_id, self.worker, stage)
@@ -62,36 +88,38 @@ class DeploymentReporter:
     # The final line is written before the final status: a watcher that reads a final status from
     # the database and then the log file is sure to find every line there.
 
-    async def succeed(self, image: str, container_id: str) -> None:
+    async def succeed(self, image: str, container_id: str, snapshot: str) -> bool:
         await self.log(COMPLETED.message)
         held = await asyncio.to_thread(
-            self.db.call, store.succeed, self.deployment_id, self.worker, COMPLETED, image, container_id
+            self.db.call, store.succeed, self.deployment_id, self.worker, COMPLETED, image, container_id, snapshot
         )
         if not held:
             await self.log("Deployment failed: this worker lost its claim before it could record success")
-            return
+            return False
         await self._publish_final()
+        return True
 
-    async def fail(self, error: str) -> None:
-        await self.log(f"Deployment failed: {error}")
-        if await asyncio.to_thread(self.db.call, store.fail, self.deployment_id, self.worker, error):
+    async def finish(self, status: str, error: str) -> None:
+        await self.log(f"Deployment {'failed' if status == FAILED else 'stopped'}: {error}")
+        if await asyncio.to_thread(self.db.call, store.finish, self.deployment_id, self.worker, status, error):
             await self._publish_final()
 
     async def _publish_final(self) -> None:
-        current = await asyncio.to_thread(self.db.call, store.get, self.deployment_id)
-        publish_final(self.bus, current)
+        publish_final(self.bus, await asyncio.to_thread(self.db.call, store.get, self.deployment_id))
 
 
-def publish_final(bus: EventBus, deployment) -> None:
-    if deployment.error_message:
-        bus.publish(deployment.id, message("error", {"message": deployment.error_message}))
-    bus.publish(deployment.id, message("status", store.status_data(deployment)))
+@dataclass
+class _Running:
+    reporter: DeploymentReporter
+    task: asyncio.Task
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    stop_reason: str = ""
 
 
 class Workers:
     def __init__(
         self, settings: Settings, db: Database, bus: EventBus, logs: LogStore,
-        runtime: DockerRuntime, git: GitRepos,
+        runtime: DockerRuntime, git: GitRepos, router: Router,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -99,10 +127,17 @@ class Workers:
         self.logs = logs
         self.runtime = runtime
         self.git = git
+        self.router = router
+        self.limits = Limits(
+            clone=settings.clone_timeout_seconds, build=settings.build_timeout_seconds,
+            health=settings.health_timeout_seconds, drain=settings.drain_seconds,
+            stop=settings.stop_timeout_seconds,
+        )
         self.instance = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=settings.lease_seconds)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._running: dict[int, _Running] = {}
         self._stopping = False
 
     async def start(self) -> None:
@@ -127,9 +162,25 @@ class Workers:
             _, pending = await asyncio.wait(pending, timeout=5)
         self._tasks = []
 
+    def request_stop(self, deployment_id: int, reason: str) -> StopOutcome:
+        running = self._running.get(deployment_id)
+        if running is None:
+            return StopOutcome.NOT_RUNNING
+        if running.reporter.committed:
+            return StopOutcome.TOO_LATE
+        running.stop_reason = reason
+        running.task.cancel()
+        return StopOutcome.STOPPING
+
+    async def wait_done(self, deployment_id: int, timeout: float) -> None:
+        running = self._running.get(deployment_id)
+        if running is not None:
+            await asyncio.wait({asyncio.ensure_future(running.done.wait())}, timeout=timeout)
+
     async def recover(self, expired_only: bool = False) -> int:
-        """Fails deployments whose worker is gone. At start-up every running row is such a one:
-        the data directory's lock guarantees no other Mist process works on this database."""
+        """Fails deployments whose worker is gone, and removes the containers they started. At
+        start-up every running row is such a one: the data directory's lock guarantees no other
+        Mist process works on this database."""
         cutoff = utcnow() if expired_only else None
         rows = await asyncio.to_thread(self.db.call, store.interrupted, expired_before=cutoff)
         for row in rows:
@@ -138,22 +189,31 @@ class Workers:
                 f"Interrupted: the Mist process running this deployment stopped {where}. "
                 "Deploy again to retry."
             )
-            writer = self.logs.writer(row.id, Redactor(()))
-            try:
-                writer.append(f"Deployment failed: {error}")
-            finally:
-                writer.close()
-            if await asyncio.to_thread(self.db.call, store.fail, row.id, None, error):
+            append_line(self.logs, row.id, f"Deployment failed: {error}")
+            if await asyncio.to_thread(self.db.call, store.finish, row.id, None, FAILED, error):
                 log.warning("deployment %s failed by recovery (%s)", row.id, where)
+                await self._remove_leftovers(row.id)
                 publish_final(self.bus, await asyncio.to_thread(self.db.call, store.get, row.id))
         return len(rows)
+
+    async def _remove_leftovers(self, deployment_id: int) -> None:
+        """Containers a dead worker started for a deployment that never became active."""
+        try:
+            for container in await asyncio.to_thread(self.runtime.deployment_containers, deployment_id):
+                await asyncio.to_thread(self.runtime.remove, container.id, 0)
+                append_line(self.logs, deployment_id, f"Removed its half-started container {container.name}")
+        except MistError as exc:
+            log.error("deployment %s: could not remove its containers: %s", deployment_id, exc.message)
 
     async def _loop(self, worker: str) -> None:
         while not self._stopping:
             self._wake.clear()
             try:
                 await self.recover(expired_only=True)
-                deployment_id = await asyncio.to_thread(self.db.call, store.claim_next, worker, self.lease)
+                deployment_id, superseded = await asyncio.to_thread(
+                    self.db.call, store.claim_next, worker, self.lease
+                )
+                await self._announce_superseded(superseded)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -164,6 +224,12 @@ class Workers:
                 continue
             await self.run_one(deployment_id, worker)
             self._wake.set()  # finishing may unblock the next deployment of the same app
+
+    async def _announce_superseded(self, ids: list[int]) -> None:
+        for deployment_id in ids:
+            row = await asyncio.to_thread(self.db.call, store.get, deployment_id)
+            append_line(self.logs, deployment_id, f"Deployment stopped: {row.error_message}")
+            publish_final(self.bus, row)
 
     async def _idle(self) -> None:
         """Until notified or the next poll. asyncio.wait, unlike wait_for, never loses a cancel."""
@@ -178,23 +244,46 @@ class Workers:
         writer = self.logs.writer(deployment_id, Redactor(plan.secrets))
         reporter = DeploymentReporter(self.db, self.bus, writer, deployment_id, worker)
         heartbeat = asyncio.create_task(self._heartbeat(deployment_id, worker))
-        pipeline = Pipeline(self.runtime, self.git, self.settings.builds_dir, reporter)
+        pipeline = Pipeline(self.runtime, self.git, self.settings.builds_dir, reporter, self.router, self.limits)
+        running = _Running(reporter, asyncio.create_task(pipeline.run(plan)))
+        self._running[deployment_id] = running
         try:
-            state = await pipeline.run(plan)
-            await asyncio.shield(reporter.succeed(plan.template_image or plan.image_tag, state.id))
+            state = await running.task
+            if await asyncio.shield(reporter.succeed(plan.image_tag, state.id, plan.runtime.to_json())):
+                await self._prune(plan.app_id)
         except LeaseLost:
             log.warning("deployment %s: lease lost; leaving it to recovery", deployment_id)
         except MistError as exc:
-            await asyncio.shield(reporter.fail(exc.message))
+            await asyncio.shield(reporter.finish(FAILED, exc.message))
         except asyncio.CancelledError:
-            await asyncio.shield(reporter.fail("Interrupted: Mist was shut down during this deployment."))
-            raise
+            if asyncio.current_task().cancelling() or not running.stop_reason:
+                await asyncio.shield(reporter.finish(FAILED, "Interrupted: Mist was shut down during this deployment."))
+                raise
+            await asyncio.shield(self._stopped(plan, reporter, running.stop_reason))
         except Exception as exc:
             log.exception("deployment %s (app %s) failed with an internal error", deployment_id, plan.app_id)
-            await asyncio.shield(reporter.fail(f"internal error: {type(exc).__name__}: {exc}"))
+            await asyncio.shield(reporter.finish(FAILED, f"internal error: {type(exc).__name__}: {exc}"))
         finally:
             heartbeat.cancel()
             writer.close()
+            running.done.set()
+            del self._running[deployment_id]
+
+    async def _stopped(self, plan: DeployPlan, reporter: DeploymentReporter, reason: str) -> None:
+        if plan.builds_from_source:
+            try:
+                await asyncio.to_thread(self.runtime.remove_image, plan.image_tag)
+            except MistError as exc:
+                await reporter.log(f"Could not remove the image {plan.image_tag}: {exc.message}")
+        await reporter.finish(STOPPED, reason)
+
+    async def _prune(self, app_id: int) -> None:
+        images = await asyncio.to_thread(self.db.call, store.prune_images, app_id, self.settings.image_retention)
+        for image in images:
+            try:
+                await asyncio.to_thread(self.runtime.remove_image, image)
+            except MistError as exc:
+                log.warning("app %s: could not prune image %s: %s", app_id, image, exc.message)
 
     async def _heartbeat(self, deployment_id: int, worker: str) -> None:
         interval = self.lease.total_seconds() / 3

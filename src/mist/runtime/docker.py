@@ -6,7 +6,10 @@ Every method is blocking; the pipeline calls them in threads.
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -25,13 +28,60 @@ def image_repository(app_id: int) -> str:
     return f"mist-app-{app_id}"
 
 
+class _BuildAPI(docker.APIClient):
+    """Remembers each thread's streaming build response, so another thread can cut it off."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.streams: dict[int, Any] = {}
+
+    def _stream_helper(self, response, decode=False):  # noqa: ANN001 - the SDK's signature
+        self.streams[threading.get_ident()] = response
+        return super()._stream_helper(response, decode)
+
+
+class BuildHandle:
+    """Lets a stop or a timeout interrupt a build at once, even during a step that prints nothing:
+    shutting the socket down ends the stream, and the engine cancels a build whose client left."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._api: _BuildAPI | None = None
+        self._thread: int | None = None
+        self.cancelled = False
+
+    def _attach(self, api: _BuildAPI) -> None:
+        with self._lock:
+            self._api, self._thread = api, threading.get_ident()
+            if self.cancelled:
+                raise BuildFailed("the build was cancelled")
+
+    def _detach(self) -> None:
+        with self._lock:
+            if self._api is not None:
+                self._api.streams.pop(self._thread, None)
+            self._api = None
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            response = self._api.streams.get(self._thread) if self._api else None
+            connection = getattr(getattr(response, "raw", None), "_connection", None)
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
 class DockerRuntime:
     """Connects on first use, so Mist starts (and reports clearly) while the engine is down."""
 
     def __init__(self, build_timeout: int = 3600) -> None:
         self._build_timeout = build_timeout
         self._client: docker.DockerClient | None = None
-        self._build_api: docker.APIClient | None = None
+        self._build_api: _BuildAPI | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -40,7 +90,7 @@ class DockerRuntime:
                 env = docker.utils.kwargs_from_env()
                 client = docker.DockerClient(**env)
                 # A quiet RUN step sends nothing for minutes: builds get a long read timeout.
-                self._build_api = docker.APIClient(
+                self._build_api = _BuildAPI(
                     version=client.api.api_version, timeout=self._build_timeout, **env
                 )
             except DockerException as exc:
@@ -48,7 +98,7 @@ class DockerRuntime:
             self._client = client
         return self._client
 
-    def _builder(self) -> docker.APIClient:
+    def _builder(self) -> _BuildAPI:
         self.client  # noqa: B018 - connecting creates the build client too
         assert self._build_api is not None
         return self._build_api
@@ -59,11 +109,16 @@ class DockerRuntime:
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot reach the Docker engine: {exc}") from exc
 
-    def build(self, request: BuildRequest, on_line: Callable[[str], None]) -> str:
+    def build(
+        self, request: BuildRequest, on_line: Callable[[str], None], handle: BuildHandle | None = None
+    ) -> str:
         """Builds and tags the image, sending each output line to `on_line`; returns the image id."""
+        handle = handle or BuildHandle()
         image_id = ""
+        api = self._builder()
         try:
-            stream = self._builder().build(
+            handle._attach(api)
+            stream = api.build(
                 path=str(request.context_dir), dockerfile=request.dockerfile, tag=request.tag,
                 buildargs=request.build_args or None,
                 rm=True, forcerm=True, decode=True, pull=False,
@@ -83,11 +138,13 @@ class DockerRuntime:
                     image_id = chunk["aux"]["ID"]
         except BuildFailed:
             raise
-        except (APIError, DockerException) as exc:
+        except Exception as exc:  # the engine's, or the cut connection's (urllib3, requests)
+            if handle.cancelled:
+                raise BuildFailed("the build was cancelled") from exc
             raise BuildFailed(f"Failed to build Docker image: {_explain(exc)}") from exc
-        if not image_id:
-            image_id = self.image_id(request.tag)
-        return image_id
+        finally:
+            handle._detach()
+        return image_id or self.image_id(request.tag)
 
     def image_id(self, ref: str) -> str:
         try:
@@ -111,6 +168,15 @@ class DockerRuntime:
     def app_containers(self, app_id: int) -> list[ContainerState]:
         try:
             found = self.client.containers.list(all=True, filters={"label": f"{APP_LABEL}={app_id}"})
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot list containers: {_explain(exc)}") from exc
+        return [_state(c.attrs) for c in found]
+
+    def deployment_containers(self, deployment_id: int) -> list[ContainerState]:
+        try:
+            found = self.client.containers.list(
+                all=True, filters={"label": f"{DEPLOYMENT_LABEL}={deployment_id}"}
+            )
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot list containers: {_explain(exc)}") from exc
         return [_state(c.attrs) for c in found]
@@ -152,6 +218,20 @@ class DockerRuntime:
             return None
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot inspect container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def rename(self, container_id: str, name: str) -> None:
+        try:
+            self.client.api.rename(container_id, name)
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot rename container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def remove_image(self, ref: str) -> None:
+        try:
+            self.client.api.remove_image(ref, force=True)
+        except NotFound:
+            return
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot remove image {ref}: {_explain(exc)}") from exc
 
     def remove_images(self, app_id: int) -> None:
         try:

@@ -1,0 +1,126 @@
+"""Keeps the proxy's routes equal to what the database and the running containers say: each web
+app's domains go to the container of its current deployment.
+
+The pipeline moves an app's traffic with `switch`; the domains API calls `refresh`; a watcher puts
+the routes back when Caddy restarted without them. Without a proxy (MIST_PROXY_ENABLED=false) the
+router only remembers upstreams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+
+from mist.db.engine import Database
+from mist.db.models import App, Deployment, Domain
+from mist.errors import MistError
+from mist.proxy.caddy import CaddyProxy, Route
+from mist.runtime.docker import DockerRuntime
+
+log = logging.getLogger(__name__)
+
+WATCH_SECONDS = 2.0
+
+
+def _domains(session) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for app_id, domain in session.execute(select(Domain.app_id, Domain.domain).order_by(Domain.domain)):
+        out.setdefault(app_id, []).append(domain)
+    return out
+
+
+def _active(session) -> list[tuple[int, str, int | None]]:
+    return list(session.execute(
+        select(Deployment.app_id, Deployment.container_id, App.port)
+        .join(App, App.id == Deployment.app_id)
+        .where(Deployment.is_active.is_(True))
+    ))
+
+
+class Router:
+    def __init__(self, db: Database, runtime: DockerRuntime, proxy: CaddyProxy | None) -> None:
+        self.db = db
+        self.runtime = runtime
+        self.proxy = proxy
+        self._upstreams: dict[int, str] = {}
+        self._lock = asyncio.Lock()
+        self._watcher: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Adopts (or starts) the proxy and routes every app to its running container."""
+        for app_id, container_id, port in await asyncio.to_thread(self.db.call, _active):
+            state = await asyncio.to_thread(self.runtime.inspect, container_id) if container_id else None
+            if state is not None and state.ip_address and port:
+                self._upstreams[app_id] = f"{state.ip_address}:{port}"
+        if self.proxy is None:
+            return
+        try:
+            started = await asyncio.to_thread(self.proxy.ensure_running)
+            log.info("%s Caddy at %s", "started" if started else "adopted", self.proxy.admin)
+            await self.refresh()
+        except MistError as exc:
+            log.error("the proxy is not available: %s", exc.message)
+        self._watcher = asyncio.create_task(self._watch(), name="mist-proxy-watch")
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.wait({self._watcher})
+
+    async def switch(self, app_id: int, upstream: str | None) -> None:
+        async with self._lock:
+            previous = self._upstreams.get(app_id)
+            self._set(app_id, upstream)
+            try:
+                await self._apply()
+            except MistError:
+                self._set(app_id, previous)
+                raise
+
+    def _set(self, app_id: int, upstream: str | None) -> None:
+        if upstream is None:
+            self._upstreams.pop(app_id, None)
+        else:
+            self._upstreams[app_id] = upstream
+
+    async def forget(self, app_ids: list[int]) -> None:
+        async with self._lock:
+            for app_id in app_ids:
+                self._upstreams.pop(app_id, None)
+            await self._apply()
+
+    async def refresh(self) -> None:
+        async with self._lock:
+            await self._apply()
+
+    def upstream(self, app_id: int) -> str | None:
+        return self._upstreams.get(app_id)
+
+    async def _routes(self) -> list[Route]:
+        domains = await asyncio.to_thread(self.db.call, _domains)
+        return [
+            Route(app_id=app_id, domains=tuple(names), upstream=self._upstreams[app_id])
+            for app_id, names in sorted(domains.items())
+            if app_id in self._upstreams
+        ]
+
+    async def _apply(self) -> None:
+        if self.proxy is not None:
+            await asyncio.to_thread(self.proxy.apply, await self._routes())
+
+    async def _watch(self) -> None:
+        """Caddy runs on its own; if it restarted (or was restarted empty), put the routes back."""
+        assert self.proxy is not None
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            try:
+                async with self._lock:
+                    routes = await self._routes()
+                    if not await asyncio.to_thread(self.proxy.in_sync, routes):
+                        await asyncio.to_thread(self.proxy.ensure_running)
+                        await asyncio.to_thread(self.proxy.apply, routes)
+                        log.warning("the proxy had lost its routes; they are back")
+            except MistError as exc:
+                log.error("the proxy is not reachable: %s", exc.message)
