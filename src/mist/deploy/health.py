@@ -62,26 +62,26 @@ async def wait_healthy(runtime: DockerRuntime, state: ContainerState, port: int,
         await asyncio.sleep(check.start_period)
     window = max(1, check.retries) * check.interval
     deadline = loop.time() + window
-    delay, attempt = 0.1, 0
+    delay, attempt, reason = 0.1, 0, "no probe ran"
     while True:
-        attempt += 1
+        # Look at the container before every verdict: a probe may have failed because it exited.
         current = await asyncio.to_thread(runtime.inspect, state.id)
-        if current is None or current.status != "running":
-            status = current.status if current else "removed"
+        if current is None or current.crashed:
+            status = "exited" if current else "was removed"
             code = f" with exit code {current.exit_code}" if current else ""
             raise Unhealthy(
                 f"the new container {status}{code} before it became healthy",
                 await asyncio.to_thread(runtime.tail, state.id),
             )
+        if attempt and loop.time() > deadline:
+            raise Unhealthy(
+                f"the new container did not become healthy within {check.start_period + window:g} s "
+                f"({attempt} checks): {reason}",
+                await asyncio.to_thread(runtime.tail, state.id),
+            )
+        attempt += 1
         reason = await probe(current.ip_address or state.ip_address, port, check)
         if reason is None:
             return attempt
-        if loop.time() + delay > deadline:
-            break
         await asyncio.sleep(delay)
         delay = min(delay * 2, check.interval)
-    raise Unhealthy(
-        f"the new container did not become healthy within {check.start_period + window:g} s "
-        f"({attempt} checks): {reason}",
-        await asyncio.to_thread(runtime.tail, state.id),
-    )

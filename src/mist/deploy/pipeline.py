@@ -185,9 +185,10 @@ class Pipeline:
 
     async def _still_running(self, state: ContainerState) -> None:
         current = await asyncio.to_thread(self.runtime.inspect, state.id)
-        if current is None or current.status != "running":
+        if current is None or current.crashed:
             raise Unhealthy(
-                f"the new container {current.status if current else 'vanished'} right after starting",
+                f"the new container exited with exit code {current.exit_code} right after starting"
+                if current else "the new container vanished right after starting",
                 await asyncio.to_thread(self.runtime.tail, state.id),
             )
 

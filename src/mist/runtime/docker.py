@@ -264,6 +264,7 @@ def _state(attrs: dict) -> ContainerState:
         exit_code=state.get("ExitCode", 0),
         ip_address=ip,
         labels=(attrs.get("Config") or {}).get("Labels") or {},
+        restart_count=attrs.get("RestartCount", 0),
     )
 
 

@@ -37,3 +37,9 @@ class ContainerState:
     exit_code: int
     ip_address: str
     labels: dict[str, str]
+    restart_count: int = 0
+
+    @property
+    def crashed(self) -> bool:
+        """Exited, or exited and brought back by its restart policy (which hides a crash loop)."""
+        return self.status != "running" or self.restart_count > 0
