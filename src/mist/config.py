@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     clone_timeout_seconds: float = Field(default=600, gt=0)
     build_timeout_seconds: float = Field(default=3600, gt=0)
     health_timeout_seconds: float = Field(default=300, gt=0)
-    drain_seconds: float = Field(default=2, ge=0)
+    drain_seconds: float = Field(default=1, ge=0)
     stop_timeout_seconds: int = Field(default=10, ge=0)
     image_retention: int = Field(default=5, ge=1)
     proxy_enabled: bool = True

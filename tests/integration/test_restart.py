@@ -12,6 +12,7 @@ import httpx
 from conftest import container_of
 from support.client import MistClient
 from support.gitserver import GitServer
+from support.sample_app import SERVER_PY
 from websockets.sync.client import connect
 
 QUICK = 'FROM mist-test/busybox:1\nRUN echo {nonce}\nCMD ["sh", "-c", "sleep 3600"]\n'
@@ -111,3 +112,41 @@ def test_a_graceful_stop_during_a_long_build_does_not_wait_for_it(
         ended = MistClient(http).deployment(app["id"], building["id"])
         assert ended["status"] == "failed"
         assert "shut down" in ended["error_message"]
+
+
+def test_kill_during_the_health_check_removes_the_half_started_container_and_keeps_serving(
+    server_factory, git_server: GitServer, engine: docker.DockerClient
+) -> None:
+    server = server_factory(workers=1)
+    repo = f"health-kill-{uuid.uuid4().hex[:8]}"
+    dockerfile = 'FROM mist-test/python:bookworm\nWORKDIR /app\nCOPY . .\nRUN echo {nonce}\nCMD ["python3", "server.py"]\n'
+    files = {"server.py": SERVER_PY, "version.txt": "v1", "Dockerfile": dockerfile.format(nonce=uuid.uuid4().hex)}
+    git_server.create_repo(repo, files)
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        owner = MistClient(http)
+        owner.signup()
+        app = owner.app(owner.project()["id"], "shop", git_server.url_for(repo), port=8000)
+        owner.post("/api/apps/domains/create", {"appId": app["id"], "domain": "kill.test"})
+        first = owner.deploy(app["id"])
+        assert owner.wait_final(app["id"], first["id"])["status"] == "success"
+        # The next version takes its time to become healthy: the kill lands in that wait.
+        owner.put("/api/apps/update", {"appId": app["id"], "healthcheckStartPeriod": 60})
+        git_server.commit(repo, {**files, "version.txt": "v2", "Dockerfile": dockerfile.format(nonce=uuid.uuid4().hex)}, message="v2")
+        second = owner.deploy(app["id"])
+        wait_for(lambda: "Waiting for the new container" in owner.logs(second["id"]), what="the health check")
+        assert len(engine.containers.list(filters={"label": f"mist.app={app['id']}"})) == 2
+        cookie = http.cookies["mist_session"]
+
+    server.kill()
+    proxied = httpx.get(server.proxy_url, headers={"Host": "kill.test"}, timeout=5)
+    assert proxied.text.startswith("v1")  # Caddy serves on while Mist is down
+
+    restarted = server_factory(workers=1)
+    with httpx.Client(base_url=restarted.url, timeout=60, cookies={"mist_session": cookie}) as http:
+        owner = MistClient(http)
+        ended = owner.deployment(app["id"], second["id"])
+        assert ended["status"] == "failed" and "starting_new" in ended["error_message"]
+        remaining = engine.containers.list(all=True, filters={"label": f"mist.app={app['id']}"})
+        assert [c.name for c in remaining] == [f"mist-app-{app['id']}"]
+        assert remaining[0].labels["mist.deployment"] == str(first["id"])
+        assert httpx.get(restarted.proxy_url, headers={"Host": "kill.test"}, timeout=5).text.startswith("v1")

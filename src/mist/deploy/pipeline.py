@@ -52,7 +52,7 @@ class Limits:
     clone: float = 600
     build: float = 3600
     health: float = 300
-    drain: float = 2
+    drain: float = 1
     stop: int = 10
 
 
