@@ -83,7 +83,10 @@ def main() -> None:
             with httpx.Client(base_url=server.url, timeout=120) as http:
                 client = MistClient(http)
                 client.signup()
-                app = client.app(client.project("bench")["id"], "bench", url, port=8000)
+                # The baseline stops, then starts: compare Mist doing the same (its zero-downtime
+                # strategy adds a health check and a drain on purpose; bench/zero_downtime covers it).
+                app = client.app(client.project("bench")["id"], "bench", url, port=8000,
+                                 updateStrategy="recreate")
                 mist_times, base_times = [], []
                 for n in range(args.rounds + 1):  # round 0 warms both up and is not counted
                     order = ("mist", "base") if n % 2 == 0 else ("base", "mist")
@@ -99,6 +102,7 @@ def main() -> None:
                         print(f"round {n}: mist {mist_times[-1]:.2f} s  baseline {base_times[-1]:.2f} s")
         finally:
             server.stop()
+            server.stop_proxy()
             for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
                 container.remove(force=True)
             try:

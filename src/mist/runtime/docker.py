@@ -189,6 +189,10 @@ class DockerRuntime:
             api.remove_container(container_id, force=True)
         except NotFound:
             return
+        except APIError as exc:
+            if exc.status_code == 409 and "already in progress" in str(exc.explanation):
+                return  # someone else is removing it: the outcome is the same
+            raise RuntimeEngineError(f"cannot remove container {container_id[:12]}: {_explain(exc)}") from exc
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot remove container {container_id[:12]}: {_explain(exc)}") from exc
 

@@ -1,0 +1,255 @@
+"""Requests lost while an app is redeployed under load, zero-downtime ("rolling") against "recreate".
+
+One Mist server with its own Caddy serves two copies of a small Python web app, one per update
+strategy, each under its own domain. For each strategy in turn (rolling first, then recreate), N
+threads send steady keep-alive GETs through the proxy (Host header set, 10 ms apart) while the app is
+redeployed --deploys times, each a fresh commit v2, v3, ...; the load stops 1 s after the last deploy.
+
+A request FAILS when it gets a 5xx, a wrong body (anything but "vN <strategy> 8000" for a version of
+that app), a timeout (5 s), or no response even after one retry. The retry is what every HTTP client
+does for an idempotent request whose idle keep-alive connection the server closed: Caddy 2.6 closes
+idle client connections on every config load, which Mist makes at each traffic switch. So a
+transport error other than a timeout is retried once on a fresh connection and counted as a retry,
+not a failure, if the retry gets an answer (which is then classified like any other). Latency is
+per request as the client sees it, retry included. Target: 0 failed requests with "rolling";
+"recreate" stops the old container before starting the new one, so it is expected to fail some.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import docker  # noqa: E402
+import httpx  # noqa: E402
+from support.client import MistClient  # noqa: E402
+from support.gitserver import GitServer  # noqa: E402
+from support.images import ensure_python_image  # noqa: E402
+from support.sample_app import SERVER_PY  # noqa: E402
+from support.server import MistServer  # noqa: E402
+from websockets.sync.client import connect  # noqa: E402
+
+DOCKERFILE = """\
+FROM mist-test/python:bookworm
+WORKDIR /app
+COPY . .
+CMD ["python3", "server.py"]
+"""
+STRATEGIES = ("rolling", "recreate")
+REQUEST_TIMEOUT = 5.0
+PAUSE = 0.01               # between two requests of one thread
+MAX_REQUESTS = 200_000     # hard cap over the whole run
+MAX_SECONDS = 600          # hard cap on the whole run's wall time
+KINDS = ("5xx", "wrong body", "timeout", "no response")
+
+
+@dataclass
+class Load:
+    """Results of one load phase; every thread appends to its own lists, merged after join."""
+
+    latencies: list[float] = field(default_factory=list)  # ms, every request
+    failures: list[tuple[float, str, str]] = field(default_factory=list)  # (t, kind, detail)
+    retries: list[tuple[float, str]] = field(default_factory=list)  # (t, error that was retried)
+    capped: bool = False
+
+
+def files(n: int) -> dict[str, str]:
+    return {"server.py": SERVER_PY, "Dockerfile": DOCKERFILE, "version.txt": f"v{n}"}
+
+
+def classify(response: httpx.Response, valid: set[str]) -> tuple[str, str] | None:
+    if response.status_code >= 500:
+        return "5xx", f"HTTP {response.status_code} {response.text[:80]!r}"
+    if response.status_code != 200 or response.text not in valid:
+        return "wrong body", f"HTTP {response.status_code} {response.text[:80]!r}"
+    return None
+
+
+def load_thread(url: str, domain: str, valid: set[str], stop: threading.Event, deadline: float,
+                counter: itertools.count, t0: float, out: Load) -> None:
+    with httpx.Client(headers={"Host": domain}, timeout=REQUEST_TIMEOUT) as client:
+        while not stop.is_set() and time.monotonic() < deadline:
+            if next(counter) >= MAX_REQUESTS:
+                out.capped = True
+                return
+            start = time.perf_counter()
+            failure: tuple[str, str] | None
+            try:
+                failure = classify(client.get(url), valid)
+            except httpx.TimeoutException as exc:
+                failure = "timeout", type(exc).__name__  # slow, not a closed connection: no retry
+            except httpx.TransportError as exc:
+                # Most likely an idle keep-alive connection Caddy closed at a config load.
+                out.retries.append((start - t0, f"{type(exc).__name__}: {exc}"))
+                try:
+                    failure = classify(httpx.get(url, headers={"Host": domain}, timeout=REQUEST_TIMEOUT), valid)
+                except httpx.TimeoutException as exc2:
+                    failure = "timeout", f"on retry: {type(exc2).__name__}"
+                except httpx.TransportError as exc2:
+                    failure = "no response", f"{type(exc).__name__}, then {type(exc2).__name__}: {exc2}"
+            out.latencies.append((time.perf_counter() - start) * 1000)
+            if failure:
+                out.failures.append((start - t0, *failure))
+            time.sleep(PAUSE)
+
+
+def deploy(server: MistServer, client: MistClient, app_id: int, deadline: float) -> tuple[float, float, float]:
+    """Deploys the app's branch head, waits on the WebSocket for the final status; (start, end, seconds)."""
+    cookie = f"mist_session={client.http.cookies['mist_session']}"
+    start = time.perf_counter()
+    deployment = client.deploy(app_id)
+    final = None
+    with connect(f"{server.ws_url}/ws/deployment/logs?deploymentId={deployment['id']}",
+                 additional_headers={"Cookie": cookie}, open_timeout=10) as ws:
+        while final is None:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"deployment {deployment['id']} still running at the {MAX_SECONDS} s cap")
+            message = json.loads(ws.recv(timeout=max(1.0, deadline - time.monotonic())))
+            if message.get("type") == "status" and message["data"]["status"] in ("success", "failed", "stopped"):
+                final = message["data"]
+    end = time.perf_counter()
+    if final["status"] != "success":
+        raise SystemExit(f"deployment {deployment['id']} ended {final['status']}:\n{client.logs(deployment['id'])}")
+    return start, end, end - start
+
+
+def wait_for_body(server: MistServer, domain: str, want: str, deadline: float) -> float:
+    """Seconds from now until a fresh request through the proxy answers `want` (0 if at once)."""
+    start = time.monotonic()
+    while True:
+        try:
+            if httpx.get(server.proxy_url, headers={"Host": domain}, timeout=REQUEST_TIMEOUT).text == want:
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > min(deadline, start + 20):
+            raise SystemExit(f"{domain} never answered {want!r} through the proxy")
+        time.sleep(0.05)
+
+
+def phase(server: MistServer, client: MistClient, git: GitServer, app: dict, strategy: str,
+          deploys: int, threads: int, counter: itertools.count, deadline: float) -> tuple[Load, list[float]]:
+    domain = f"{strategy}.bench"
+    valid = {f"v{n} {strategy} 8000" for n in range(1, deploys + 2)}
+    stop = threading.Event()
+    t0 = time.perf_counter()
+    outs = [Load() for _ in range(threads)]
+    workers = [threading.Thread(target=load_thread, args=(server.proxy_url, domain, valid, stop, deadline,
+                                                          counter, t0, out)) for out in outs]
+    for w in workers:
+        w.start()
+    times = []
+    try:
+        time.sleep(1)  # some steady-state requests before the first deploy
+        for n in range(2, deploys + 2):
+            git.commit(strategy, files(n), message=f"v{n}")
+            start, end, seconds = deploy(server, client, app["id"], deadline)
+            lag = wait_for_body(server, domain, f"v{n} {strategy} 8000", deadline)
+            times.append(seconds)
+            print(f"{strategy}: v{n} deployed in {seconds:.2f} s (+{start - t0:.2f}..+{end - t0:.2f} s)"
+                  + (f", new body seen {lag:.2f} s after success" if lag > 0.2 else ""), flush=True)
+        time.sleep(1)  # requests after the last switch too
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+    merged = Load(capped=any(o.capped for o in outs))
+    for o in outs:
+        merged.latencies += o.latencies
+        merged.failures += o.failures
+        merged.retries += o.retries
+    merged.failures.sort()
+    merged.retries.sort()
+    return merged, times
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
+
+
+def report(results: dict[str, tuple[Load, list[float]]]) -> None:
+    header = ("strategy", "requests", "failed", "5xx", "body", "timeout", "no resp", "retries",
+              "p50 ms", "p95 ms", "p99 ms", "max ms", "deploy s")
+    print()
+    print(("{:<9}" + "{:>9}" * (len(header) - 1)).format(*header))
+    for strategy, (load, times) in results.items():
+        lat = sorted(load.latencies)
+        kinds = [sum(1 for f in load.failures if f[1] == k) for k in KINDS]
+        row = [strategy, len(lat), len(load.failures), *kinds, len(load.retries),
+               *(f"{percentile(lat, p):.1f}" for p in (50, 95, 99)), f"{lat[-1]:.1f}",
+               f"{sum(times) / len(times):.2f}"]
+        print(("{:<9}" + "{:>9}" * (len(row) - 1)).format(*row))
+    for strategy, (load, _) in results.items():
+        if load.capped:
+            print(f"{strategy}: stopped at the {MAX_REQUESTS} request cap")
+        # A few samples with their time in the phase, to line up with the deploy times above.
+        for t, kind, detail in load.failures[:5]:
+            print(f"{strategy} failure  +{t:6.2f} s  {kind}: {detail}")
+        if len(load.failures) > 5:
+            print(f"{strategy} failure  ... {len(load.failures) - 5} more")
+        for t, error in load.retries[:3]:
+            print(f"{strategy} retry    +{t:6.2f} s  {error}")
+        if len(load.retries) > 3:
+            print(f"{strategy} retry    ... {len(load.retries) - 3} more")
+    rolling, recreate = (len(results[s][0].failures) for s in STRATEGIES)
+    print(f"zero_downtime: rolling failed={rolling} (target 0); recreate failed={recreate}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--deploys", type=int, default=5, help="redeploys per strategy (default 5)")
+    parser.add_argument("--threads", type=int, default=4, help="load threads (default 4)")
+    args = parser.parse_args()
+    deadline = time.monotonic() + MAX_SECONDS
+
+    engine = docker.from_env()
+    ensure_python_image(engine)
+    # App containers are named mist-app-{appId} and found by label on the shared engine: another Mist
+    # running here (the tests, another bench) would collide with ours, and our cleanup would remove
+    # its containers. Refuse rather than corrupt both runs.
+    if others := engine.containers.list(all=True, filters={"label": "mist.app"}):
+        raise SystemExit(f"containers labelled mist.app exist ({', '.join(c.name for c in others)}): "
+                         "another Mist uses this Docker engine; stop it or remove them first")
+    with tempfile.TemporaryDirectory(prefix="mist-bench-") as tmp, GitServer(Path(tmp) / "git") as git:
+        server = MistServer(Path(tmp) / "data", workers=2).start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=120) as http:
+                client = MistClient(http)
+                client.signup()
+                project = client.project("bench")["id"]
+                apps, first = {}, {}
+                for strategy in STRATEGIES:
+                    git.create_repo(strategy, files(1), message="v1")
+                    apps[strategy] = client.app(project, strategy, git.url_for(strategy), port=8000,
+                                                envVars={"GREETING": strategy}, updateStrategy=strategy)
+                    client.post("/api/apps/domains/create",
+                                {"appId": apps[strategy]["id"], "domain": f"{strategy}.bench"})
+                    first[strategy] = client.deploy(apps[strategy]["id"])  # both v1 builds run in parallel
+                for strategy in STRATEGIES:
+                    done = client.wait_final(apps[strategy]["id"], first[strategy]["id"], timeout=300)
+                    if done["status"] != "success":
+                        raise SystemExit(f"{strategy} v1 failed:\n{client.logs(done['id'])}")
+                    wait_for_body(server, f"{strategy}.bench", f"v1 {strategy} 8000", deadline)
+                counter = itertools.count()
+                results = {s: phase(server, client, git, apps[s], s, args.deploys, args.threads, counter, deadline)
+                           for s in STRATEGIES}
+        finally:
+            server.stop()
+            server.stop_proxy()
+            for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
+                container.remove(force=True)
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
