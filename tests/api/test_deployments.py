@@ -98,3 +98,16 @@ def test_websocket_refuses_anonymous_outsiders_and_bad_ids(http: TestClient, mis
         with http.websocket_connect(url):
             pass
     assert denied.value.status_code == 401
+
+
+def test_stop_and_rollback_refuse_what_they_cannot_do(http: TestClient, mist: MistClient, app: dict) -> None:
+    for path in ("/api/deployment/stop", "/api/deployment/rollback"):
+        assert http.post(path, json={}).status_code == 400
+        assert http.post(path, json={"deploymentId": "1"}).status_code == 400
+        assert http.post(path, json={"deploymentId": 999}).status_code == 404
+    failed = mist.deploy(app["id"])  # no Dockerfile: it fails
+    assert mist.wait_final(app["id"], failed["id"], timeout=60)["status"] == "failed"
+    stop = http.post("/api/deployment/stop", json={"deploymentId": failed["id"]})
+    assert stop.status_code == 409 and "already ended (failed)" in stop.json()["message"]
+    rollback = http.post("/api/deployment/rollback", json={"deploymentId": failed["id"]})
+    assert rollback.status_code == 409 and "did not succeed" in rollback.json()["message"]

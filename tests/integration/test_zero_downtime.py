@@ -143,6 +143,10 @@ def test_stop_interrupts_a_long_build_and_stops_a_finished_one_never(
     while "long-step" not in owner.logs(deployment["id"]):
         assert time.monotonic() < deadline
         time.sleep(0.2)
+    # One waiting behind it stops at once, without running.
+    waiting = owner.deploy(web["id"])
+    assert owner.post("/api/deployment/stop", {"deploymentId": waiting["id"]})["data"]["status"] == "stopped"
+    assert "Stopped by owner before it started" in owner.deployment(web["id"], waiting["id"])["error_message"]
     started = time.monotonic()
     stopped = owner.post("/api/deployment/stop", {"deploymentId": deployment["id"]})["data"]
     assert stopped["status"] == "stopped"
