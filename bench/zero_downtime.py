@@ -58,7 +58,7 @@ class Load:
     """Results of one load phase; every thread appends to its own lists, merged after join."""
 
     latencies: list[float] = field(default_factory=list)  # ms, every request
-    failures: list[tuple[float, str, str]] = field(default_factory=list)  # (t, kind, detail)
+    failures: list[tuple[float, str, str, float]] = field(default_factory=list)  # (t, kind, detail, ms)
     retries: list[tuple[float, str]] = field(default_factory=list)  # (t, error that was retried)
     capped: bool = False
 
@@ -97,9 +97,10 @@ def load_thread(url: str, domain: str, valid: set[str], stop: threading.Event, d
                     failure = "timeout", f"on retry: {type(exc2).__name__}"
                 except httpx.TransportError as exc2:
                     failure = "no response", f"{type(exc).__name__}, then {type(exc2).__name__}: {exc2}"
-            out.latencies.append((time.perf_counter() - start) * 1000)
+            ms = (time.perf_counter() - start) * 1000
+            out.latencies.append(ms)
             if failure:
-                out.failures.append((start - t0, *failure))
+                out.failures.append((start - t0, *failure, ms))
             time.sleep(PAUSE)
 
 
@@ -177,6 +178,17 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
 
 
+def bursts(times: list[float], gap: float = 0.5) -> list[tuple[float, float, int]]:
+    """Sorted event times grouped into (first, last, count) runs no more than `gap` s apart."""
+    runs: list[list[float]] = []
+    for t in times:
+        if runs and t - runs[-1][1] <= gap:
+            runs[-1][1:] = [t, runs[-1][2] + 1]
+        else:
+            runs.append([t, t, 1])
+    return [(a, b, int(n)) for a, b, n in runs]
+
+
 def report(results: dict[str, tuple[Load, list[float]]]) -> None:
     header = ("strategy", "requests", "failed", "5xx", "body", "timeout", "no resp", "retries",
               "p50 ms", "p95 ms", "p99 ms", "max ms", "deploy s")
@@ -192,15 +204,18 @@ def report(results: dict[str, tuple[Load, list[float]]]) -> None:
     for strategy, (load, _) in results.items():
         if load.capped:
             print(f"{strategy}: stopped at the {MAX_REQUESTS} request cap")
-        # A few samples with their time in the phase, to line up with the deploy times above.
-        for t, kind, detail in load.failures[:5]:
-            print(f"{strategy} failure  +{t:6.2f} s  {kind}: {detail}")
-        if len(load.failures) > 5:
-            print(f"{strategy} failure  ... {len(load.failures) - 5} more")
-        for t, error in load.retries[:3]:
-            print(f"{strategy} retry    +{t:6.2f} s  {error}")
-        if len(load.retries) > 3:
-            print(f"{strategy} retry    ... {len(load.retries) - 3} more")
+        # When they happened (seconds into the phase, to line up with the deploy times above) and
+        # the slowest failure of each kind, each kind of error retried.
+        for what, events in (("failures", load.failures), ("retries", load.retries)):
+            if events:
+                print(f"{strategy} {what}: " + ", ".join(
+                    f"+{a:.2f}..{b:.2f} s x{n}" for a, b, n in bursts([e[0] for e in events])))
+        for kind in KINDS:
+            if examples := [f for f in load.failures if f[1] == kind]:
+                slowest = max(examples, key=lambda f: f[3])
+                print(f"{strategy} slowest {kind}: {slowest[2]} after {slowest[3]:.0f} ms")
+        for error in sorted({r[1] for r in load.retries}):
+            print(f"{strategy} e.g. retried: {error}")
     rolling, recreate = (len(results[s][0].failures) for s in STRATEGIES)
     print(f"zero_downtime: rolling failed={rolling} (target 0); recreate failed={recreate}")
 
