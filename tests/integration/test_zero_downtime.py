@@ -133,11 +133,13 @@ def test_stop_interrupts_a_long_build_and_stops_a_finished_one_never(
     deployment = owner.deploy(web["id"])
     cookie = f"mist_session={owner.http.cookies['mist_session']}"
     seen: list[dict] = []
-    watcher = threading.Thread(target=lambda: seen.extend(
-        json.loads(m) for m in connect(
-            f"{server.ws_url}/ws/deployment/logs?deploymentId={deployment['id']}",
-            additional_headers={"Cookie": cookie}, open_timeout=10)
-    ))
+
+    def watch() -> None:
+        with connect(f"{server.ws_url}/ws/deployment/logs?deploymentId={deployment['id']}",
+                     additional_headers={"Cookie": cookie}, open_timeout=10) as ws:
+            seen.extend(json.loads(m) for m in ws)
+
+    watcher = threading.Thread(target=watch)
     watcher.start()
     deadline = time.monotonic() + 60
     while "long-step" not in owner.logs(deployment["id"]):
