@@ -12,22 +12,12 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-import docker  # noqa: E402
-import httpx  # noqa: E402
-from support.client import MistClient  # noqa: E402
-from support.gitserver import GitServer  # noqa: E402
-from support.images import ensure_python_image  # noqa: E402
-from support.sample_app import SERVER_PY  # noqa: E402
-from support.server import MistServer  # noqa: E402
-from websockets.sync.client import connect  # noqa: E402
+import docker
+from harness import SERVER_PY, MistClient, MistServer, mist_bench
+from websockets.sync.client import connect
 
 DOCKERFILE = """\
 FROM mist-test/python:bookworm
@@ -72,39 +62,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    engine = docker.from_env()
-    ensure_python_image(engine)
-    with tempfile.TemporaryDirectory(prefix="mist-bench-") as tmp, GitServer(Path(tmp) / "git") as git:
-        workdir = Path(tmp)
+    with mist_bench() as bench:
+        engine, git, server, client = bench.engine, bench.git, bench.server, bench.client
         git.create_repo("bench", {"server.py": SERVER_PY, "Dockerfile": DOCKERFILE, "version.txt": "0"})
         url = git.url_for("bench")
-        server = MistServer(workdir / "data", workers=2).start()
+        # The baseline stops, then starts: compare Mist doing the same (its zero-downtime strategy
+        # adds a health check and a drain on purpose; bench/zero_downtime measures that one).
+        app = client.app(client.project("bench")["id"], "bench", url, port=8000, updateStrategy="recreate")
+        mist_times, base_times = [], []
         try:
-            with httpx.Client(base_url=server.url, timeout=120) as http:
-                client = MistClient(http)
-                client.signup()
-                # The baseline stops, then starts: compare Mist doing the same (its zero-downtime
-                # strategy adds a health check and a drain on purpose; bench/zero_downtime covers it).
-                app = client.app(client.project("bench")["id"], "bench", url, port=8000,
-                                 updateStrategy="recreate")
-                mist_times, base_times = [], []
-                for n in range(args.rounds + 1):  # round 0 warms both up and is not counted
-                    order = ("mist", "base") if n % 2 == 0 else ("base", "mist")
-                    for who in order:
-                        git.commit("bench", {"version.txt": f"{who}-{n}-{time.time_ns()}"}, message=f"{who} {n}")
-                        if who == "mist":
-                            t = mist_deploy(server, client, app["id"])
-                            (mist_times if n else []).append(t)
-                        else:
-                            t = baseline_deploy(engine, url, workdir, n)
-                            (base_times if n else []).append(t)
-                    if n:
-                        print(f"round {n}: mist {mist_times[-1]:.2f} s  baseline {base_times[-1]:.2f} s")
+            for n in range(args.rounds + 1):  # round 0 warms both up and is not counted
+                order = ("mist", "base") if n % 2 == 0 else ("base", "mist")
+                for who in order:
+                    git.commit("bench", {"version.txt": f"{who}-{n}-{time.time_ns()}"}, message=f"{who} {n}")
+                    if who == "mist":
+                        t = mist_deploy(server, client, app["id"])
+                        (mist_times if n else []).append(t)
+                    else:
+                        t = baseline_deploy(engine, url, bench.workdir, n)
+                        (base_times if n else []).append(t)
+                if n:
+                    print(f"round {n}: mist {mist_times[-1]:.2f} s  baseline {base_times[-1]:.2f} s")
         finally:
-            server.stop()
-            server.stop_proxy()
-            for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
-                container.remove(force=True)
             try:
                 engine.containers.get("bench-baseline").remove(force=True)
             except docker.errors.NotFound:

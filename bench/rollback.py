@@ -13,21 +13,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-import docker  # noqa: E402
-import httpx  # noqa: E402
-from support.client import MistClient  # noqa: E402
-from support.gitserver import GitServer  # noqa: E402
-from support.images import ensure_python_image  # noqa: E402
-from support.sample_app import SERVER_PY  # noqa: E402
-from support.server import MistServer  # noqa: E402
+from harness import SERVER_PY, MistClient, mist_bench
 
 DOCKERFILE = """\
 FROM mist-test/python:bookworm
@@ -53,39 +41,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    engine = docker.from_env()
-    ensure_python_image(engine)
     deploys, rollbacks = [], []
-    with tempfile.TemporaryDirectory(prefix="mist-bench-") as tmp, GitServer(Path(tmp) / "git") as git:
+    with mist_bench() as bench:
+        client, git = bench.client, bench.git
         git.create_repo("app", {"server.py": SERVER_PY, "Dockerfile": DOCKERFILE, "version.txt": "v0"})
-        server = MistServer(Path(tmp) / "data").start()
-        try:
-            with httpx.Client(base_url=server.url, timeout=120) as http:
-                client = MistClient(http)
-                client.signup()
-                app = client.app(client.project("bench")["id"], "app", git.url_for("app"), port=8000)
-                previous = client.deploy(app["id"])
-                client.wait_final(app["id"], previous["id"], timeout=600)
-                for n in range(1, args.rounds + 1):
-                    # Each commit changes the copied sources, so every full deploy rebuilds from COPY on.
-                    git.commit("app", {"version.txt": f"v{n}-{time.time_ns()}"}, message=f"v{n}")
-                    current: dict = {}
+        app = client.app(client.project("bench")["id"], "app", git.url_for("app"), port=8000)
+        previous = client.deploy(app["id"])
+        client.wait_final(app["id"], previous["id"], timeout=600)
+        for n in range(1, args.rounds + 1):
+            # Each commit changes the copied sources, so every full deploy rebuilds from COPY on.
+            git.commit("app", {"version.txt": f"v{n}-{time.time_ns()}"}, message=f"v{n}")
+            current: dict = {}
 
-                    def deploy() -> dict:
-                        current.update(client.deploy(app["id"]))
-                        return current
+            def deploy() -> dict:
+                current.update(client.deploy(app["id"]))
+                return current
 
-                    deploys.append(timed(client, app["id"], deploy))
-                    target = previous["id"]
-                    rollbacks.append(timed(client, app["id"], lambda: client.post(
-                        "/api/deployment/rollback", {"deploymentId": target})["data"]))
-                    print(f"round {n}: full deploy {deploys[-1]:.2f} s  rollback {rollbacks[-1]:.2f} s")
-                    previous = dict(current)
-        finally:
-            server.stop()
-            server.stop_proxy()
-            for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
-                container.remove(force=True)
+            deploys.append(timed(client, app["id"], deploy))
+            target = previous["id"]
+            rollbacks.append(timed(client, app["id"], lambda: client.post(
+                "/api/deployment/rollback", {"deploymentId": target})["data"]))
+            print(f"round {n}: full deploy {deploys[-1]:.2f} s  rollback {rollbacks[-1]:.2f} s")
+            previous = dict(current)
     deploy_median, rollback_median = statistics.median(deploys), statistics.median(rollbacks)
     print(f"median: full deploy {deploy_median:.2f} s  rollback {rollback_median:.2f} s")
     print(f"rollback ratio (rollback / full deploy): {rollback_median / deploy_median:.3f}  (target <= 0.2)")

@@ -20,24 +20,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-import docker  # noqa: E402
-import httpx  # noqa: E402
-from support.client import MistClient  # noqa: E402
-from support.gitserver import GitServer  # noqa: E402
-from support.images import ensure_python_image  # noqa: E402
-from support.sample_app import SERVER_PY  # noqa: E402
-from support.server import MistServer  # noqa: E402
-from websockets.sync.client import connect  # noqa: E402
+import httpx
+from harness import SERVER_PY, GitServer, MistClient, MistServer, mist_bench
+from websockets.sync.client import connect
 
 DOCKERFILE = """\
 FROM mist-test/python:bookworm
@@ -227,42 +216,25 @@ def main() -> None:
     args = parser.parse_args()
     deadline = time.monotonic() + MAX_SECONDS
 
-    engine = docker.from_env()
-    ensure_python_image(engine)
-    # App containers are named mist-app-{appId} and found by label on the shared engine: another Mist
-    # running here (the tests, another bench) would collide with ours, and our cleanup would remove
-    # its containers. Refuse rather than corrupt both runs.
-    if others := engine.containers.list(all=True, filters={"label": "mist.app"}):
-        raise SystemExit(f"containers labelled mist.app exist ({', '.join(c.name for c in others)}): "
-                         "another Mist uses this Docker engine; stop it or remove them first")
-    with tempfile.TemporaryDirectory(prefix="mist-bench-") as tmp, GitServer(Path(tmp) / "git") as git:
-        server = MistServer(Path(tmp) / "data", workers=2).start()
-        try:
-            with httpx.Client(base_url=server.url, timeout=120) as http:
-                client = MistClient(http)
-                client.signup()
-                project = client.project("bench")["id"]
-                apps, first = {}, {}
-                for strategy in STRATEGIES:
-                    git.create_repo(strategy, files(1), message="v1")
-                    apps[strategy] = client.app(project, strategy, git.url_for(strategy), port=8000,
-                                                envVars={"GREETING": strategy}, updateStrategy=strategy)
-                    client.post("/api/apps/domains/create",
-                                {"appId": apps[strategy]["id"], "domain": f"{strategy}.bench"})
-                    first[strategy] = client.deploy(apps[strategy]["id"])  # both v1 builds run in parallel
-                for strategy in STRATEGIES:
-                    done = client.wait_final(apps[strategy]["id"], first[strategy]["id"], timeout=300)
-                    if done["status"] != "success":
-                        raise SystemExit(f"{strategy} v1 failed:\n{client.logs(done['id'])}")
-                    wait_for_body(server, f"{strategy}.bench", f"v1 {strategy} 8000", deadline)
-                counter = itertools.count()
-                results = {s: phase(server, client, git, apps[s], s, args.deploys, args.threads, counter, deadline)
-                           for s in STRATEGIES}
-        finally:
-            server.stop()
-            server.stop_proxy()
-            for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
-                container.remove(force=True)
+    with mist_bench() as bench:
+        server, client, git = bench.server, bench.client, bench.git
+        project = client.project("bench")["id"]
+        apps, first = {}, {}
+        for strategy in STRATEGIES:
+            git.create_repo(strategy, files(1), message="v1")
+            apps[strategy] = client.app(project, strategy, git.url_for(strategy), port=8000,
+                                        envVars={"GREETING": strategy}, updateStrategy=strategy)
+            client.post("/api/apps/domains/create",
+                        {"appId": apps[strategy]["id"], "domain": f"{strategy}.bench"})
+            first[strategy] = client.deploy(apps[strategy]["id"])  # both v1 builds run in parallel
+        for strategy in STRATEGIES:
+            done = client.wait_final(apps[strategy]["id"], first[strategy]["id"], timeout=300)
+            if done["status"] != "success":
+                raise SystemExit(f"{strategy} v1 failed:\n{client.logs(done['id'])}")
+            wait_for_body(server, f"{strategy}.bench", f"v1 {strategy} 8000", deadline)
+        counter = itertools.count()
+        results = {s: phase(server, client, git, apps[s], s, args.deploys, args.threads, counter, deadline)
+                   for s in STRATEGIES}
     report(results)
 
 

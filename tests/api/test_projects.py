@@ -35,7 +35,7 @@ def test_members_reach_their_projects_and_outsiders_get_404(
     assert missing.status_code == 404
     for response in hidden:
         assert response.status_code == 404, response.request.url
-    bobs = mist.project("bobs")
+    mist.project("bobs")
     assert [p["name"] for p in mist.get("/api/projects/getAll")["data"]] == ["bobs"]
 
     mist.login("owner@example.com")

@@ -63,7 +63,18 @@ RelPath = Annotated[str, StringConstraints(max_length=1024)]
 Branch = Annotated[str, StringConstraints(max_length=255)]
 
 
-class AppCreateIn(Body):
+class RuntimeFieldsIn(Body):
+    """How an app is switched to a new version; unset fields keep their defaults or values."""
+
+    updateStrategy: Literal["rolling", "recreate"] | None = None
+    healthcheckPath: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    healthcheckInterval: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
+    healthcheckTimeout: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
+    healthcheckRetries: Annotated[int, Field(strict=True, ge=1, le=1000)] | None = None
+    healthcheckStartPeriod: Annotated[int, Field(strict=True, ge=0, le=3600)] | None = None
+
+
+class AppCreateIn(RuntimeFieldsIn):
     name: Annotated[str, StringConstraints(min_length=1, max_length=63)]
     projectId: Id
     appType: Literal["web", "service", "database"] = "web"
@@ -74,15 +85,9 @@ class AppCreateIn(Body):
     port: Port | None = None
     templateName: Annotated[str, StringConstraints(max_length=32)] = ""
     envVars: EnvVars = []
-    updateStrategy: Literal["rolling", "recreate"] | None = None
-    healthcheckPath: Annotated[str, StringConstraints(max_length=1024)] | None = None
-    healthcheckInterval: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
-    healthcheckTimeout: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
-    healthcheckRetries: Annotated[int, Field(strict=True, ge=1, le=1000)] | None = None
-    healthcheckStartPeriod: Annotated[int, Field(strict=True, ge=0, le=3600)] | None = None
 
 
-class AppUpdateIn(Body):
+class AppUpdateIn(RuntimeFieldsIn):
     appId: Id
     name: Annotated[str, StringConstraints(max_length=63)] | None = None
     appType: Literal["web", "service", "database"] | None = None
@@ -93,12 +98,6 @@ class AppUpdateIn(Body):
     port: Port | None = None
     templateName: Annotated[str, StringConstraints(max_length=32)] | None = None
     envVars: EnvVars | None = None
-    updateStrategy: Literal["rolling", "recreate"] | None = None
-    healthcheckPath: Annotated[str, StringConstraints(max_length=1024)] | None = None
-    healthcheckInterval: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
-    healthcheckTimeout: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
-    healthcheckRetries: Annotated[int, Field(strict=True, ge=1, le=1000)] | None = None
-    healthcheckStartPeriod: Annotated[int, Field(strict=True, ge=0, le=3600)] | None = None
 
 
 class DeploymentIdIn(Body):

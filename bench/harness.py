@@ -1,0 +1,56 @@
+"""What every benchmark needs: the test suite's support code on the path, a real Mist server with a
+git server beside it on loopback, and an engine left clean afterwards."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import docker  # noqa: E402
+import httpx  # noqa: E402
+from support.client import MistClient  # noqa: E402
+from support.gitserver import GitServer  # noqa: E402
+from support.images import ensure_python_image  # noqa: E402
+from support.sample_app import SERVER_PY  # noqa: E402
+from support.server import MistServer  # noqa: E402
+
+__all__ = ["SERVER_PY", "Bench", "GitServer", "MistClient", "MistServer", "mist_bench"]
+
+
+@dataclass
+class Bench:
+    engine: docker.DockerClient
+    git: GitServer
+    server: MistServer
+    client: MistClient
+    workdir: Path
+
+
+@contextmanager
+def mist_bench(workers: int = 2) -> Iterator[Bench]:
+    engine = docker.from_env()
+    ensure_python_image(engine)
+    # App containers are named mist-app-{appId} and found by label on the shared engine: another Mist
+    # running here (the tests, another bench) would collide with ours, and our cleanup would remove
+    # its containers. Refuse rather than corrupt both runs.
+    if others := engine.containers.list(all=True, filters={"label": "mist.app"}):
+        raise SystemExit(f"containers labelled mist.app exist ({', '.join(c.name for c in others)}): "
+                         "another Mist uses this Docker engine; stop it or remove them first")
+    with tempfile.TemporaryDirectory(prefix="mist-bench-") as tmp, GitServer(Path(tmp) / "git") as git:
+        server = MistServer(Path(tmp) / "data", workers=workers).start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=120) as http:
+                client = MistClient(http)
+                client.signup()
+                yield Bench(engine, git, server, client, Path(tmp))
+        finally:
+            server.stop()
+            server.stop_proxy()
+            for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
+                container.remove(force=True)
