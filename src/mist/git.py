@@ -119,7 +119,8 @@ class GitRepos:
             mirror = await self._ensure_mirror(app_id, url)
             ref = f"refs/heads/{branch}"
             await self._git(
-                ["fetch", "--prune", "--no-tags", "origin", f"+{ref}:{ref}"],
+                ["fetch", "--prune", "--no-tags", "--no-show-forced-updates", "--no-write-fetch-head",
+                 "origin", f"+{ref}:{ref}"],
                 cwd=mirror,
                 what=f"fetch branch '{branch}'",
             )

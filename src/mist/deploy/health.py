@@ -54,7 +54,7 @@ async def probe(ip: str, port: int, check: HealthCheck) -> str | None:
 async def wait_healthy(runtime: DockerRuntime, state: ContainerState, port: int, check: HealthCheck) -> int:
     """Returns the number of probes it took; raises Unhealthy.
 
-    The container gets start_period + retries x interval seconds. Probes start 0.1 s apart and
+    The container gets start_period + retries x interval seconds. Probes start 0.05 s apart and
     back off to the interval, so a quick app is switched to within a fraction of a second.
     """
     loop = asyncio.get_running_loop()
@@ -62,10 +62,12 @@ async def wait_healthy(runtime: DockerRuntime, state: ContainerState, port: int,
         await asyncio.sleep(check.start_period)
     window = max(1, check.retries) * check.interval
     deadline = loop.time() + window
-    delay, attempt, reason = 0.1, 0, "no probe ran"
+    delay, attempt, reason = 0.05, 0, "no probe ran"
+    current: ContainerState | None = state  # just inspected by whoever started it
     while True:
         # Look at the container before every verdict: a probe may have failed because it exited.
-        current = await asyncio.to_thread(runtime.inspect, state.id)
+        if attempt:
+            current = await asyncio.to_thread(runtime.inspect, state.id)
         if current is None or current.crashed:
             status = "exited" if current else "was removed"
             code = f" with exit code {current.exit_code}" if current else ""
@@ -84,4 +86,4 @@ async def wait_healthy(runtime: DockerRuntime, state: ContainerState, port: int,
         if reason is None:
             return attempt
         await asyncio.sleep(delay)
-        delay = min(delay * 2, check.interval)
+        delay = min(delay * 1.5, check.interval)

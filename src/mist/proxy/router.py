@@ -45,6 +45,7 @@ class Router:
         self.runtime = runtime
         self.proxy = proxy
         self._upstreams: dict[int, str] = {}
+        self._applied: list[Route] | None = None  # what the proxy was last given
         self._lock = asyncio.Lock()
         self._watcher: asyncio.Task | None = None
 
@@ -107,8 +108,14 @@ class Router:
         ]
 
     async def _apply(self) -> None:
-        if self.proxy is not None:
-            await asyncio.to_thread(self.proxy.apply, await self._routes())
+        """Loads the route table if it changed: every load makes Caddy close idle connections.
+        The watcher, not this, notices a Caddy that lost what it was given."""
+        if self.proxy is None:
+            return
+        routes = await self._routes()
+        if routes != self._applied:
+            await asyncio.to_thread(self.proxy.apply, routes)
+            self._applied = routes
 
     async def _watch(self) -> None:
         """Caddy runs on its own; if it restarted (or was restarted empty), put the routes back."""
@@ -121,6 +128,7 @@ class Router:
                     if not await asyncio.to_thread(self.proxy.in_sync, routes):
                         await asyncio.to_thread(self.proxy.ensure_running)
                         await asyncio.to_thread(self.proxy.apply, routes)
+                        self._applied = routes
                         log.warning("the proxy had lost its routes; they are back")
             except MistError as exc:
                 log.error("the proxy is not reachable: %s", exc.message)
