@@ -12,7 +12,7 @@ import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -105,6 +105,7 @@ class Pipeline:
         try:
             async with self.limit(ROLLING_STARTING_NEW, self.limits.health):
                 await self.health(plan, new)
+            await self.keep(plan, new)
         except BaseException:
             await asyncio.shield(self.discard(new))
             raise
@@ -136,6 +137,7 @@ class Pipeline:
                 await self.health(plan, new)
         else:
             await self._still_running(new)
+        await self.keep(plan, new)
         await self.router.switch(plan.app_id, upstream(plan, new))
         return new
 
@@ -167,9 +169,16 @@ class Pipeline:
         return request.tag
 
     async def start(self, plan: DeployPlan, image: str, beside_current: bool = False) -> ContainerState:
-        state = await asyncio.to_thread(self.runtime.run, container_request(plan, image, beside_current))
+        # No restart policy until the container has proved itself: a crash on start must show as
+        # an exit with its real code, not hide in a restart loop.
+        request = replace(container_request(plan, image, beside_current), restart_policy="no")
+        state = await asyncio.to_thread(self.runtime.run, request)
         await self.report.log(f"Started container {state.name} ({state.id[:12]})")
         return state
+
+    async def keep(self, plan: DeployPlan, state: ContainerState) -> None:
+        """The new container passed: from now on the engine restarts it as the app asks."""
+        await asyncio.to_thread(self.runtime.set_restart_policy, state.id, plan.runtime.restart_policy)
 
     async def health(self, plan: DeployPlan, state: ContainerState) -> None:
         try:

@@ -40,16 +40,17 @@ def _enqueue(session, user: User, app_id: int, commit: Commit) -> Deployment:
     return store.enqueue(session, app, commit.hash, commit.message)
 
 
-def _stop_pending(session, user: User, deployment_id: int) -> Deployment:
+def _stop_if_pending(session, user: User, deployment_id: int) -> bool:
+    """True when the deployment was still waiting and is now stopped."""
     deployment = deployment_for(session, user, deployment_id)
     if store.is_final(deployment):
         raise Conflict(
             f"deployment {deployment_id} already ended ({deployment.status}); "
             "only pending or running deployments can be stopped"
         )
-    if deployment.status == PENDING:
-        store.stop_pending(session, deployment.id, f"Stopped by {user.username} before it started")
-    return deployment
+    return deployment.status == PENDING and store.stop_pending(
+        session, deployment.id, f"Stopped by {user.username} before it started"
+    )
 
 
 def _rollback(session, user: User, deployment_id: int, retention: int) -> Deployment:
@@ -95,14 +96,11 @@ class Deployments:
     async def stop(self, user: User, deployment_id: int) -> dict:
         """A pending deployment stops at once; a running one is interrupted (its clone, build or
         health check) and cleaned up. Answers with the deployment once it has ended."""
-        deployment = await asyncio.to_thread(self.db.call, _stop_pending, user, deployment_id)
-        if deployment.status == PENDING:
+        if await asyncio.to_thread(self.db.call, _stop_if_pending, user, deployment_id):
             current = await asyncio.to_thread(self.current, deployment_id)
-            if current.status != PENDING:  # stopped here, or a worker took it meanwhile
-                if store.is_final(current):
-                    append_line(self.logs, deployment_id, f"Deployment stopped: {current.error_message}")
-                    publish_final(self.workers.bus, current)
-                    return store.to_json(current)
+            append_line(self.logs, deployment_id, f"Deployment stopped: {current.error_message}")
+            publish_final(self.workers.bus, current)
+            return store.to_json(current)
         outcome = self.workers.request_stop(deployment_id, f"Stopped by {user.username}")
         if outcome is StopOutcome.TOO_LATE:
             raise Conflict(

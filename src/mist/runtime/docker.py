@@ -215,6 +215,14 @@ class DockerRuntime:
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot start container {request.name}: {_explain(exc)}") from exc
 
+    def set_restart_policy(self, container_id: str, policy: str) -> None:
+        try:
+            self.client.api.update_container(container_id, restart_policy={"Name": policy})
+        except DockerException as exc:
+            raise RuntimeEngineError(
+                f"cannot set the restart policy of {container_id[:12]}: {_explain(exc)}"
+            ) from exc
+
     def inspect(self, container_id: str) -> ContainerState | None:
         try:
             return _state(self.client.api.inspect_container(container_id))
