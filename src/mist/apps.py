@@ -7,6 +7,7 @@ response ever carries them again.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -15,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mist.auth.permissions import app_for, project_for, project_ids_of
+from mist.auth.users import is_admin
 from mist.db.models import App, Deployment, EnvVar, User, iso
-from mist.errors import Conflict, InvalidInput
+from mist.errors import Conflict, InvalidInput, PermissionDenied
 from mist.git import redact_url, validate_branch, validate_remote_url
 from mist.templates import TEMPLATES, generated_env
 
@@ -78,6 +80,7 @@ def _apply_source_fields(app: App, fields: dict[str, Any]) -> None:
 
 
 _RUNTIME_FIELDS = {
+    "deploymentStrategy": "deployment_strategy",
     "updateStrategy": "update_strategy",
     "healthcheckPath": "healthcheck_path",
     "healthcheckInterval": "healthcheck_interval",
@@ -111,6 +114,7 @@ def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvIn
         raise Conflict(f"the project already has an application named '{name}'")
     _check_env(env)
     app = App(project_id=project.id, name=name, app_type=app_type, update_strategy="rolling",
+              deployment_strategy="auto", webhook_secret="",
               healthcheck_path="", healthcheck_interval=2, healthcheck_timeout=5,
               healthcheck_retries=15, healthcheck_start_period=0)
     if app_type == "database":
@@ -247,6 +251,16 @@ def visible_app_ids(session: Session, user: User) -> list[int] | None:
     return list(session.scalars(select(App.id).where(App.project_id.in_(ids))))
 
 
+def webhook_secret(session: Session, user: User, app_id: int, rotate: bool) -> str:
+    """The app's push-to-deploy secret, made on first use; owners and admins only."""
+    if not is_admin(user):
+        raise PermissionDenied("only the owner and admins can see or rotate webhook secrets")
+    app = app_for(session, user, app_id)
+    if rotate or not app.webhook_secret:
+        app.webhook_secret = secrets.token_urlsafe(32)
+    return app.webhook_secret
+
+
 def secret_values(app: App) -> list[str]:
     return [e.value for e in app.env_vars if e.is_secret and e.value]
 
@@ -263,6 +277,7 @@ def to_json(app: App) -> dict:
         "rootDirectory": app.root_directory,
         "port": app.port,
         "templateName": app.template_name,
+        "deploymentStrategy": app.deployment_strategy,
         "updateStrategy": app.update_strategy,
         "healthcheckPath": app.healthcheck_path,
         "healthcheckInterval": app.healthcheck_interval,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mist import apps
-from mist.api.deps import CurrentUser, Svc, ok
+from mist.api.deps import CurrentUser, ReadUser, Svc, ok
 from mist.api.schemas import AppCreateIn, AppIdIn, AppUpdateIn, EnvVarIn, EnvVars, ProjectIdIn
 from mist.apps import EnvInput
 from mist.auth.permissions import app_for
@@ -34,13 +34,13 @@ def create(body: AppCreateIn, user: CurrentUser, svc: Svc) -> dict:
 
 
 @router.post("/getById")
-def get_by_id(body: AppIdIn, user: CurrentUser, svc: Svc) -> dict:
+def get_by_id(body: AppIdIn, user: ReadUser, svc: Svc) -> dict:
     with svc.db.session() as session:
         return ok(apps.to_json(app_for(session, user, body.appId)))
 
 
 @router.post("/getByProjectId")
-def get_by_project(body: ProjectIdIn, user: CurrentUser, svc: Svc) -> dict:
+def get_by_project(body: ProjectIdIn, user: ReadUser, svc: Svc) -> dict:
     with svc.db.session() as session:
         return ok([apps.to_json(a) for a in apps.list_for_project(session, user, body.projectId)])
 

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from mist.api.deps import CurrentUser, Svc, ok
+from mist.api.deps import ReadUser, Svc, ok, record
 from mist.api.schemas import LoginIn, SignupIn
 from mist.auth import sessions, users
+from mist.errors import NotAuthenticated
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -37,12 +38,17 @@ def signup(body: SignupIn, response: Response, svc: Svc) -> dict:
 
 
 @router.post("/login")
-def login(body: LoginIn, response: Response, svc: Svc) -> dict:
+def login(body: LoginIn, request: Request, response: Response, svc: Svc) -> dict:
     ttl = timedelta(hours=svc.settings.session_ttl_hours)
-    with svc.db.session() as session:
-        user = users.authenticate(session, body.email, body.password)
-        token = sessions.open_session(session, user, ttl)
-        data = user_json(user)
+    try:
+        with svc.db.session() as session:
+            user = users.authenticate(session, body.email, body.password)
+            token = sessions.open_session(session, user, ttl)
+            data = user_json(user)
+    except NotAuthenticated:
+        record(svc, request, None, "auth.login_failed", email=body.email.strip().lower())
+        raise
+    record(svc, request, user, "auth.login")
     _set_cookie(response, svc, token)
     return ok(data, "Signed in")
 
@@ -55,5 +61,5 @@ def logout(request: Request, response: Response, svc: Svc) -> dict:
 
 
 @router.get("/me")
-def me(user: CurrentUser) -> dict:
+def me(user: ReadUser) -> dict:
     return ok(user_json(user))

@@ -1,41 +1,51 @@
-"""The Deployments API, exactly as the published contract spells it."""
+"""The Deployments API, exactly as the published contract spells it, plus stop and rollback."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse
 
-from mist.api.deps import CurrentUser, Svc, ok
+from mist.api.deps import DeployUser, ReadUser, Svc, ok, record
 from mist.api.schemas import AppIdIn, DeploymentIdIn
 
 router = APIRouter(prefix="/api/deployment", tags=["deployments"])
 
 
 @router.post("/add")
-async def add(body: AppIdIn, user: CurrentUser, svc: Svc) -> dict:
+async def add(body: AppIdIn, request: Request, user: DeployUser, svc: Svc) -> dict:
+    deployment = await svc.deployments.trigger(user, body.appId)
+    await asyncio.to_thread(record, svc, request, user, "deployment.add", f"deployment:{deployment['id']}",
+                            appId=body.appId, commit=deployment["commit_hash"])
     # The contract returns the new deployment itself, without the envelope.
-    return await svc.deployments.trigger(user, body.appId)
+    return deployment
 
 
 @router.post("/stop")
-async def stop(body: DeploymentIdIn, user: CurrentUser, svc: Svc) -> dict:
-    return ok(await svc.deployments.stop(user, body.deploymentId), "Deployment stopped")
+async def stop(body: DeploymentIdIn, request: Request, user: DeployUser, svc: Svc) -> dict:
+    deployment = await svc.deployments.stop(user, body.deploymentId)
+    await asyncio.to_thread(record, svc, request, user, "deployment.stop", f"deployment:{body.deploymentId}",
+                            status=deployment["status"])
+    return ok(deployment, "Deployment stopped")
 
 
 @router.post("/rollback")
-async def rollback(body: DeploymentIdIn, user: CurrentUser, svc: Svc) -> dict:
-    return ok(await svc.deployments.rollback(user, body.deploymentId), "Rollback queued")
+async def rollback(body: DeploymentIdIn, request: Request, user: DeployUser, svc: Svc) -> dict:
+    deployment = await svc.deployments.rollback(user, body.deploymentId)
+    await asyncio.to_thread(record, svc, request, user, "deployment.rollback", f"deployment:{deployment['id']}",
+                            rollbackTo=body.deploymentId)
+    return ok(deployment, "Rollback queued")
 
 
 @router.post("/getByAppId")
-def get_by_app_id(body: AppIdIn, user: CurrentUser, svc: Svc) -> dict:
+def get_by_app_id(body: AppIdIn, user: ReadUser, svc: Svc) -> dict:
     return ok(svc.deployments.list_for_app(user, body.appId), "Deployments retrieved successfully")
 
 
 @router.get("/logs/{deployment_id}", response_class=PlainTextResponse)
 def logs(
-    deployment_id: Annotated[int, Path(ge=1, le=2**63 - 1)], user: CurrentUser, svc: Svc
+    deployment_id: Annotated[int, Path(ge=1, le=2**63 - 1)], user: ReadUser, svc: Svc
 ) -> PlainTextResponse:
     return PlainTextResponse(svc.deployments.log_text(user, deployment_id))

@@ -1,14 +1,18 @@
-"""Request-scoped helpers: the services, and the calling user."""
+"""Request-scoped helpers: the services, and the calling user with the scope a route needs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from mist.auth.sessions import COOKIE_NAME, user_for_token
+from mist import audit
+from mist.auth.principal import identify
+from mist.auth.sessions import COOKIE_NAME
+from mist.auth.tokens import allows
 from mist.db.models import User
-from mist.errors import NotAuthenticated
+from mist.errors import NotAuthenticated, PermissionDenied
 from mist.services import Services
 
 
@@ -16,15 +20,31 @@ def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def current_user(request: Request, svc: Annotated[Services, Depends(services)]) -> User:
-    user = svc.db.call(user_for_token, request.cookies.get(COOKIE_NAME))
-    if user is None:
-        raise NotAuthenticated("sign in first: no valid session")
-    return user
+def require(scope: str) -> Callable[..., User]:
+    def caller(request: Request, svc: Annotated[Services, Depends(services)]) -> User:
+        found = svc.db.call(identify, request.cookies.get(COOKIE_NAME), request.headers.get("authorization"))
+        if found is None:
+            raise NotAuthenticated("sign in first: no valid session or API token")
+        user, granted = found
+        if not allows(granted, scope):
+            raise PermissionDenied(f"this token's scope '{granted}' does not allow this; it needs '{scope}'")
+        return user
+
+    return caller
 
 
 Svc = Annotated[Services, Depends(services)]
-CurrentUser = Annotated[User, Depends(current_user)]
+ReadUser = Annotated[User, Depends(require("read"))]
+DeployUser = Annotated[User, Depends(require("deploy"))]
+CurrentUser = Annotated[User, Depends(require("admin"))]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def record(svc: Services, request: Request, actor: User | None, action: str, target: str = "", **details: Any) -> None:
+    svc.db.call(audit.record, actor, action, target, client_ip(request), **details)
 
 
 def ok(data: Any = None, message: str = "OK") -> dict:

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter
 
 from mist import domains
-from mist.api.deps import CurrentUser, Svc, ok
+from mist.api.deps import CurrentUser, ReadUser, Svc, ok
 from mist.api.schemas import AppIdIn, DomainIn, IdIn
 
 router = APIRouter(prefix="/api/apps/domains", tags=["domains"])
@@ -29,7 +29,7 @@ async def create(body: DomainIn, user: CurrentUser, svc: Svc) -> dict:
 
 
 @router.post("/get")
-async def get(body: AppIdIn, user: CurrentUser, svc: Svc) -> dict:
+async def get(body: AppIdIn, user: ReadUser, svc: Svc) -> dict:
     return ok(await asyncio.to_thread(svc.db.call, _list, user, body.appId))
 
 

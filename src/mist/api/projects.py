@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from mist import projects
-from mist.api.deps import CurrentUser, Svc, ok
+from mist.api.deps import CurrentUser, ReadUser, Svc, ok
 from mist.api.schemas import MembersIn, ProjectCreateIn
 from mist.auth.permissions import project_for
 
@@ -24,13 +24,13 @@ def create(body: ProjectCreateIn, user: CurrentUser, svc: Svc) -> dict:
 
 
 @router.get("/getAll")
-def get_all(user: CurrentUser, svc: Svc) -> dict:
+def get_all(user: ReadUser, svc: Svc) -> dict:
     with svc.db.session() as session:
         return ok([projects.to_json(p) for p in projects.list_for(session, user)])
 
 
 @router.get("/getFromId")
-def get_from_id(project_id: ProjectId, user: CurrentUser, svc: Svc) -> dict:
+def get_from_id(project_id: ProjectId, user: ReadUser, svc: Svc) -> dict:
     with svc.db.session() as session:
         return ok(projects.to_json(project_for(session, user, project_id)))
 

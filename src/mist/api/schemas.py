@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -64,8 +65,9 @@ Branch = Annotated[str, StringConstraints(max_length=255)]
 
 
 class RuntimeFieldsIn(Body):
-    """How an app is switched to a new version; unset fields keep their defaults or values."""
+    """When and how an app moves to a new version; unset fields keep their defaults or values."""
 
+    deploymentStrategy: Literal["auto", "manual"] | None = None
     updateStrategy: Literal["rolling", "recreate"] | None = None
     healthcheckPath: Annotated[str, StringConstraints(max_length=1024)] | None = None
     healthcheckInterval: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
@@ -107,6 +109,17 @@ class DeploymentIdIn(Body):
 class DomainIn(Body):
     appId: Id
     domain: Annotated[str, StringConstraints(min_length=1, max_length=253)]
+
+
+class TokenIn(Body):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    scope: Literal["read", "deploy", "admin"]
+    expiresAt: Annotated[datetime, Field(strict=False)] | None = None
+
+
+class WebhookSettingsIn(Body):
+    appId: Id
+    rotate: bool = False
 
 
 class IdIn(Body):

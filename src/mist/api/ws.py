@@ -15,7 +15,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from mist.api.errors import error_body, status_of
-from mist.auth.sessions import COOKIE_NAME, user_for_token
+from mist.auth.principal import identify
+from mist.auth.sessions import COOKIE_NAME
 from mist.deploy import store
 from mist.deploy.events import message
 from mist.deploy.stages import FAILED, FINAL
@@ -35,9 +36,12 @@ async def _deny(websocket: WebSocket, status: int, text: str) -> None:
 @router.websocket("/ws/deployment/logs")
 async def deployment_logs(websocket: WebSocket) -> None:
     svc: Services = websocket.app.state.services
-    user = await asyncio.to_thread(svc.db.call, user_for_token, websocket.cookies.get(COOKIE_NAME))
-    if user is None:
-        return await _deny(websocket, 401, "sign in first: no valid session")
+    found = await asyncio.to_thread(
+        svc.db.call, identify, websocket.cookies.get(COOKIE_NAME), websocket.headers.get("authorization")
+    )
+    if found is None:
+        return await _deny(websocket, 401, "sign in first: no valid session or API token")
+    user = found[0]  # every scope may watch
     raw = websocket.query_params.get("deploymentId", "")
     if not raw.isdigit() or not 1 <= int(raw) < 2**63:
         return await _deny(websocket, 400, "deploymentId: required, a positive integer")

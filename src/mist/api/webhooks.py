@@ -1,0 +1,55 @@
+"""Push-to-deploy: the endpoint git hosts call, and the per-app settings for it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+
+from mist import apps, webhooks
+from mist.api.deps import CurrentUser, Svc, ok, record
+from mist.api.schemas import WebhookSettingsIn
+from mist.deploy import store
+from mist.errors import InvalidInput, NotAuthenticated
+
+router = APIRouter(tags=["webhooks"])
+
+MAX_BODY = 5 * 1024 * 1024
+
+
+@router.post("/api/apps/webhook")
+def settings(body: WebhookSettingsIn, request: Request, user: CurrentUser, svc: Svc) -> dict:
+    with svc.db.session() as session:
+        secret = apps.webhook_secret(session, user, body.appId, body.rotate)
+    if body.rotate:
+        record(svc, request, user, "webhook.rotate", f"app:{body.appId}")
+    url = str(request.base_url).rstrip("/") + f"/api/webhooks/{body.appId}"
+    return ok({"url": url, "secret": secret})
+
+
+@router.post("/api/webhooks/{app_id}")
+async def receive(app_id: int, request: Request, svc: Svc) -> dict:
+    if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        raise InvalidInput("the webhook body is larger than 5 MiB")
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    event = webhooks.event_of(headers)
+    secret = await asyncio.to_thread(svc.db.call, webhooks.secret_of, app_id)
+    try:
+        webhooks.verify(event, headers, body, secret)
+    except NotAuthenticated as exc:
+        await asyncio.to_thread(record, svc, request, None, "webhook.rejected", f"app:{app_id}",
+                                provider=event.provider, reason=exc.message)
+        raise
+    outcome, deployment = await asyncio.to_thread(svc.db.call, _receive, app_id, event, body)
+    await asyncio.to_thread(record, svc, request, None, "webhook.received", f"app:{app_id}",
+                            provider=event.provider, outcome=outcome,
+                            deploymentId=deployment["id"] if deployment else None)
+    if deployment:
+        svc.workers.notify()
+    return ok(deployment, outcome)
+
+
+def _receive(session, app_id: int, event: webhooks.Event, body: bytes) -> tuple[str, dict | None]:
+    outcome, deployment = webhooks.receive(session, app_id, event, body)
+    return outcome, store.to_json(deployment) if deployment else None
