@@ -111,3 +111,23 @@ def test_stop_and_rollback_refuse_what_they_cannot_do(http: TestClient, mist: Mi
     assert stop.status_code == 409 and "already ended (failed)" in stop.json()["message"]
     rollback = http.post("/api/deployment/rollback", json={"deploymentId": failed["id"]})
     assert rollback.status_code == 409 and "did not succeed" in rollback.json()["message"]
+
+
+def test_a_watcher_resumes_from_a_line_number(http: TestClient, mist: MistClient, app: dict) -> None:
+    deployment = mist.deploy(app["id"])
+    mist.wait_final(app["id"], deployment["id"], timeout=60)
+    stored = mist.logs(deployment["id"]).splitlines()
+    with http.websocket_connect(f"/ws/deployment/logs?deploymentId={deployment['id']}&since=2") as ws:
+        messages = []
+        while True:
+            messages.append(ws.receive_json())
+            if messages[-1]["type"] == "status":
+                break
+    lines = [m for m in messages if m["type"] == "log"]
+    assert [m["seq"] for m in lines] == list(range(2, len(stored)))
+    assert [m["data"]["line"] for m in lines] == stored[2:]
+    assert [m["type"] for m in messages[-2:]] == ["error", "status"]
+    with pytest.raises(WebSocketDenialResponse) as denied:
+        with http.websocket_connect(f"/ws/deployment/logs?deploymentId={deployment['id']}&since=-1"):
+            pass
+    assert denied.value.status_code == 400

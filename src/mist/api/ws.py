@@ -1,6 +1,7 @@
 """WS /ws/deployment/logs?deploymentId=N: replay what is logged, then stream until the end.
 
-A watcher first gets every stored line, then the current status; while the deployment runs it gets
+A watcher first gets every stored line (from `since`, the seq to resume from after a dropped
+connection, if given), then the current status; while the deployment runs it gets
 each new line and every status change from the event bus, an `error` message on failure, and the
 connection closes after the final status. Lines carry `seq` (their index in the log) so nothing is
 sent twice between the replay and the live stream.
@@ -46,6 +47,9 @@ async def deployment_logs(websocket: WebSocket) -> None:
     if not raw.isdigit() or not 1 <= int(raw) < 2**63:
         return await _deny(websocket, 400, "deploymentId: required, a positive integer")
     deployment_id = int(raw)
+    since = websocket.query_params.get("since", "0")
+    if not since.isdigit() or int(since) >= 2**63:
+        return await _deny(websocket, 400, "since: a line number (the seq to resume from)")
     try:
         await asyncio.to_thread(svc.deployments.authorised, user, deployment_id)
     except MistError as exc:
@@ -57,7 +61,7 @@ async def deployment_logs(websocket: WebSocket) -> None:
         current = await asyncio.to_thread(svc.deployments.current, deployment_id)
         lines = await asyncio.to_thread(svc.logs.read_lines, deployment_id)
         try:
-            for seq, line in enumerate(lines):
+            for seq, line in enumerate(lines[int(since):], start=int(since)):
                 await websocket.send_json(message("log", {"line": line}, seq=seq))
             last = store.status_data(current)
             if store.is_final(current):
