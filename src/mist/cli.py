@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from mist.client.parser import add_client_commands
 from mist.config import Settings
 
 
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port to listen on (MIST_PORT, default 8080)")
     serve.add_argument("--workers", type=int, help="deploy workers (MIST_WORKERS, default 2)")
     serve.set_defaults(func=_serve)
+    add_client_commands(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

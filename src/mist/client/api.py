@@ -1,0 +1,154 @@
+"""A small synchronous client of Mist's HTTP API (httpx), authenticated with a Bearer token.
+
+Every failure becomes a `ClientError`: `ApiError` with the server's own message for an answer that
+is an error, `ConnectionFailed` naming the URL for a server that cannot be reached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from mist.client.config import normalize_url
+from mist.client.errors import ApiError, ConnectionFailed
+
+USER_AGENT = "mist-cli"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# Stopping a running deployment answers once it has ended (clone, build or health check interrupted).
+STOP_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+
+
+def describe_transport_error(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    text = str(exc).strip()
+    # httpx wraps OS errors as "[Errno 111] Connection refused"; keep the readable part.
+    if text.startswith("[Errno") and "] " in text:
+        text = text.split("] ", 1)[1]
+    return text or type(exc).__name__
+
+
+def error_message(response: httpx.Response) -> str:
+    """The server's `message`, else a readable line made from the status."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return body["message"]
+    if isinstance(body, dict) and isinstance(body.get("detail"), str) and body["detail"]:
+        return body["detail"]
+    reason = response.reason_phrase or "error"
+    text = response.text.strip()
+    if text and len(text) < 200 and "<" not in text:
+        return f"HTTP {response.status_code} {reason}: {text}"
+    return f"HTTP {response.status_code} {reason} from {response.request.url}"
+
+
+class MistAPI:
+    def __init__(
+        self, url: str, token: str | None = None, *, transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.url = normalize_url(url)
+        self.token = token
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> MistAPI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def ws_url(self) -> str:
+        scheme, rest = self.url.split("://", 1)
+        return ("wss" if scheme == "https" else "ws") + "://" + rest
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"could not reach {self.url}: {describe_transport_error(exc)}") from None
+        if response.status_code >= 400:
+            message = error_message(response)
+            if response.status_code == 401 and self.token:
+                message += " (the token was refused: run `mist login URL` again, or check MIST_TOKEN)"
+            raise ApiError(message, response.status_code)
+        return response
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A JSON answer: the envelope's `data` if it has one; `success: false` is an error."""
+        response = self.request(method, path, **kwargs)
+        try:
+            body = response.json()
+        except ValueError:
+            raise ApiError(
+                f"{self.url}{path} did not answer JSON (HTTP {response.status_code}); is this a Mist server?",
+                response.status_code,
+            ) from None
+        if isinstance(body, dict) and "success" in body:
+            if body["success"] is not True:
+                raise ApiError(str(body.get("message") or "the server refused the request"), response.status_code)
+            return body.get("data")
+        return body
+
+    # ------------------------------------------------------------------ auth
+
+    def login(self, email: str, password: str) -> dict:
+        """Sign in with the session cookie (kept in this client's cookie jar)."""
+        return self.call("POST", "/api/auth/login", json={"email": email, "password": password})
+
+    def logout(self) -> None:
+        self.call("POST", "/api/auth/logout")
+
+    def me(self) -> dict:
+        return self.call("GET", "/api/auth/me")
+
+    def create_token(self, name: str, scope: str = "admin") -> dict:
+        data = self.call("POST", "/api/tokens/create", json={"name": name, "scope": scope})
+        if not isinstance(data, dict) or not isinstance(data.get("token"), str) or not data["token"]:
+            raise ApiError("the server created a token but did not return it")
+        return data
+
+    # ------------------------------------------------------------------ projects and apps
+
+    def projects(self) -> list[dict]:
+        return self.call("GET", "/api/projects/getAll")
+
+    def apps_of_project(self, project_id: int) -> list[dict]:
+        return self.call("POST", "/api/apps/getByProjectId", json={"projectId": project_id})
+
+    def all_apps(self) -> list[tuple[dict, dict]]:
+        """Every app the caller can see, with its project: [(project, app)], by project then app id."""
+        found = []
+        for project in sorted(self.projects(), key=lambda p: p["id"]):
+            for app in sorted(self.apps_of_project(project["id"]), key=lambda a: a["id"]):
+                found.append((project, app))
+        return found
+
+    # ------------------------------------------------------------------ deployments
+
+    def deploy(self, app_id: int) -> dict:
+        return self.call("POST", "/api/deployment/add", json={"appId": app_id})
+
+    def deployments(self, app_id: int) -> list[dict]:
+        return self.call("POST", "/api/deployment/getByAppId", json={"appId": app_id})
+
+    def logs(self, deployment_id: int) -> str:
+        return self.request("GET", f"/api/deployment/logs/{deployment_id}", headers={"Accept": "text/plain"}).text
+
+    def stop(self, deployment_id: int) -> dict:
+        return self.call("POST", "/api/deployment/stop", json={"deploymentId": deployment_id}, timeout=STOP_TIMEOUT)
+
+    def rollback(self, deployment_id: int) -> dict:
+        return self.call("POST", "/api/deployment/rollback", json={"deploymentId": deployment_id})

@@ -1,0 +1,41 @@
+"""Which app the user means by APP: a numeric id, or a name unique across the projects they see."""
+
+from __future__ import annotations
+
+from mist.client.errors import ClientError
+
+ProjectApp = tuple[dict, dict]  # (project, app) as the API answers them
+
+
+def describe(pair: ProjectApp) -> str:
+    project, app = pair
+    return f"{app['name']} (id {app['id']}, project {project['name']})"
+
+
+def resolve_app(pairs: list[ProjectApp], ref: str) -> ProjectApp:
+    """The (project, app) that `ref` names.
+
+    A number is an app id first (a name made of digits still matches when no app has that id).
+    A name must match exactly one app; when several projects have an app of that name, the error
+    lists them with their ids so the user can pick one.
+    """
+    ref = ref.strip()
+    if not ref:
+        raise ClientError("no app given: name an app or give its id (see `mist apps`)")
+    if ref.isdigit():
+        by_id = [p for p in pairs if p[1]["id"] == int(ref)]
+        if by_id:
+            return by_id[0]
+    by_name = [p for p in pairs if p[1]["name"] == ref]
+    if len(by_name) == 1:
+        return by_name[0]
+    if len(by_name) > 1:
+        candidates = ", ".join(describe(p) for p in sorted(by_name, key=lambda p: p[1]["id"]))
+        raise ClientError(f"the app name {ref!r} is ambiguous: {candidates}; give the app's id instead")
+    what = f"no app with id or name {ref!r}" if ref.isdigit() else f"no app named {ref!r}"
+    if not pairs:
+        raise ClientError(f"{what}: you see no apps on this server")
+    # A case-insensitive match is a likely typo worth pointing at.
+    near = [p for p in pairs if p[1]["name"].lower() == ref.lower()]
+    hint = f" (did you mean {', '.join(describe(p) for p in near)}?)" if near else " (see `mist apps`)"
+    raise ClientError(what + hint)

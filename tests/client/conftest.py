@@ -1,0 +1,97 @@
+"""Fixtures for the CLI against a real server: the Docker engine, a real `mist serve`, its owner,
+an API token, and a runner of the `mist` command as a subprocess (as a user would run it)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+from support.client import MistClient
+from support.images import ensure_busybox_image
+from support.server import MistServer
+
+from cli_support import CLI, cli_env
+
+
+@pytest.fixture(scope="session")
+def engine() -> docker.DockerClient:
+    client = docker.from_env()
+    client.ping()
+    return client
+
+
+@pytest.fixture(scope="session")
+def busybox(engine: docker.DockerClient) -> str:
+    return ensure_busybox_image(engine)
+
+
+def _remove_mist_containers(engine: docker.DockerClient) -> None:
+    for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
+        container.remove(force=True)
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path, engine: docker.DockerClient, busybox: str) -> Iterator:
+    """Servers share one data dir and (when asked) one port, so a test can kill one and start the
+    next where the CLI is still trying to reconnect."""
+    _remove_mist_containers(engine)
+    started: list[MistServer] = []
+
+    def start(same_port: bool = False) -> MistServer:
+        previous = started[-1] if started else None
+        server = MistServer(
+            tmp_path / "data", workers=2,
+            proxy_port=previous.proxy_port if previous else None,
+            proxy_admin_port=previous.proxy_admin_port if previous else None,
+        )
+        if same_port and previous is not None:
+            server.port = previous.port
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+    if started:
+        print(started[-1].output())
+        started[-1].stop_proxy()
+    _remove_mist_containers(engine)
+
+
+@pytest.fixture
+def server(server_factory) -> MistServer:
+    return server_factory()
+
+
+@pytest.fixture
+def owner(server: MistServer) -> Iterator[MistClient]:
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        client = MistClient(http)
+        client.signup()
+        yield client
+
+
+@pytest.fixture
+def token(owner: MistClient) -> str:
+    data = owner.post("/api/tokens/create", {"name": "cli tests", "scope": "admin"})["data"]
+    assert data["token"].startswith("mist_"), data
+    return data["token"]
+
+
+@pytest.fixture
+def mist_cli(tmp_path: Path, server: MistServer, token: str) -> Callable[..., subprocess.CompletedProcess]:
+    """Run `mist ARGS...` with MIST_URL/MIST_TOKEN, as CI would."""
+
+    def run(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [*CLI, *args], env=cli_env(tmp_path, **{"MIST_URL": server.url, "MIST_TOKEN": token, **env}),
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+        )
+        print(f"$ mist {' '.join(args)}  -> {proc.returncode}\n{proc.stdout}{proc.stderr}")
+        return proc
+
+    return run
