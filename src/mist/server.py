@@ -15,6 +15,7 @@ from mist.api import apps, audit, auth, deployments, domains, errors, projects, 
 from mist.config import Settings
 from mist.errors import MistError
 from mist.services import Services, build_services
+from mist.web import routes as web
 
 log = logging.getLogger(__name__)
 
@@ -62,4 +63,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     errors.install(app)
     for module in (auth, users, tokens, audit, projects, apps, domains, deployments, webhooks, ws):
         app.include_router(module.router)
+    app.include_router(web.router)
     return app

@@ -1,0 +1,306 @@
+// The live log of one deployment.
+//
+// LogStream speaks WS /ws/deployment/logs?deploymentId=N. Every log message carries `seq`, the
+// line's number in the stored log. The server replays the whole log on each connect, so after a
+// dropped connection the stream reconnects and keeps only the lines it does not have yet: nothing
+// is lost, nothing is shown twice. (It also sends `since=<next seq>` in case the server learns to
+// skip the replay; the client-side check stays either way.) Lines that arrive ahead of a gap wait
+// until the gap is filled; if the deployment ends with a gap, the stored log fills it.
+//
+// LogView renders the lines (ANSI colours as spans, text as text), follows the tail unless the
+// reader scrolled up, and shows the connection state.
+
+import { newState, renderAnsi } from "./ansi.js";
+import { h } from "./dom.js";
+
+export const FINAL_STATUSES = new Set(["success", "failed", "stopped", "rolled_back"]);
+const BACKOFF_MS = [300, 600, 1200, 2500, 5000, 8000];
+
+export function wsUrl(deploymentId, since, loc = window.location) {
+  const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+  let url = `${scheme}//${loc.host}/ws/deployment/logs?deploymentId=${encodeURIComponent(deploymentId)}`;
+  if (since > 0) url += `&since=${since}`;
+  return url;
+}
+
+/** Splits a stored log (text/plain, one line per "\n") into its lines. */
+export function splitLog(text) {
+  if (!text) return [];
+  const lines = text.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+export class LogStream {
+  /**
+   * handlers: onLines([{seq, line}]), onStatus(data), onError(message), onState(state, info),
+   *           fetchStored() -> Promise<string> (fills a gap left at the end).
+   */
+  constructor(deploymentId, handlers = {}, { WebSocketImpl = window.WebSocket, backoff = BACKOFF_MS, url = wsUrl } = {}) {
+    this.deploymentId = deploymentId;
+    this.h = handlers;
+    this.WebSocketImpl = WebSocketImpl;
+    this.backoff = backoff;
+    this.urlFor = url;
+    this.nextSeq = 0;
+    this.pending = new Map();
+    this.errors = new Set();
+    this.final = false;
+    this.closed = false;
+    this.ws = null;
+    this.timer = null;
+    this.failures = 0;
+    this.holdUntil = 0;
+    this.stats = { connects: 0, drops: 0, duplicates: 0, received: 0 };
+    this.onOnline = () => {
+      if (this.timer !== null) this.reconnectNow();
+    };
+    window.addEventListener("online", this.onOnline);
+  }
+
+  start() {
+    this.connect();
+    return this;
+  }
+
+  connect() {
+    if (this.closed || this.final) return;
+    this.timer = null;
+    this.state("connecting");
+    let ws;
+    try {
+      ws = new this.WebSocketImpl(this.urlFor(this.deploymentId, this.nextSeq));
+    } catch (_) {
+      this.failures += 1;
+      this.scheduleReconnect(0);
+      return;
+    }
+    this.ws = ws;
+    let heard = false;
+    ws.onopen = () => {
+      this.stats.connects += 1;
+      this.state("live");
+    };
+    ws.onmessage = (event) => {
+      if (this.ws !== ws) return;
+      if (!heard) {
+        heard = true;
+        this.failures = 0; // a connection that delivers resets the back-off
+      }
+      let msg;
+      try {
+        msg = JSON.parse(event.data);
+      } catch (_) {
+        return;
+      }
+      this.handle(msg);
+    };
+    ws.onclose = (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.closed || this.final) return;
+      this.stats.drops += 1;
+      if (!heard) this.failures += 1;
+      this.scheduleReconnect(event && event.code);
+    };
+    ws.onerror = () => { /* onclose follows */ };
+  }
+
+  handle(msg) {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "log") {
+      this.stats.received += 1;
+      const line = msg.data && typeof msg.data.line === "string" ? msg.data.line : "";
+      const seq = Number.isInteger(msg.seq) ? msg.seq : this.nextSeq;
+      this.acceptLine(seq, line);
+    } else if (msg.type === "status" && msg.data) {
+      if (this.h.onStatus) this.h.onStatus(msg.data);
+      if (FINAL_STATUSES.has(msg.data.status)) this.finish();
+    } else if (msg.type === "error" && msg.data) {
+      const text = String(msg.data.message || "");
+      if (!this.errors.has(text)) {
+        this.errors.add(text);
+        if (this.h.onError) this.h.onError(text);
+      }
+    }
+  }
+
+  acceptLine(seq, line) {
+    if (seq < this.nextSeq || this.pending.has(seq)) {
+      this.stats.duplicates += 1;
+      return;
+    }
+    if (seq > this.nextSeq) {
+      this.pending.set(seq, line);
+      return;
+    }
+    const batch = [{ seq, line }];
+    this.nextSeq = seq + 1;
+    while (this.pending.has(this.nextSeq)) {
+      batch.push({ seq: this.nextSeq, line: this.pending.get(this.nextSeq) });
+      this.pending.delete(this.nextSeq);
+      this.nextSeq += 1;
+    }
+    if (this.h.onLines) this.h.onLines(batch);
+  }
+
+  async finish() {
+    this.final = true;
+    this.clearTimer();
+    this.state("done");
+    if (this.pending.size > 0 && this.h.fetchStored) {
+      try {
+        const lines = splitLog(await this.h.fetchStored());
+        for (let seq = this.nextSeq; seq < lines.length; seq++) this.acceptLine(seq, lines[seq]);
+      } catch (_) { /* the lines we have stay shown */ }
+    }
+  }
+
+  scheduleReconnect(code) {
+    const base = this.backoff[Math.min(this.failures, this.backoff.length - 1)];
+    const delay = Math.max(base, this.holdUntil - Date.now());
+    this.state("reconnecting", { code, delay, failures: this.failures });
+    this.clearTimer();
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  reconnectNow() {
+    if (this.closed || this.final || this.ws) return;
+    this.holdUntil = 0;
+    this.clearTimer();
+    this.connect();
+  }
+
+  /** Test and debugging hook: cut the connection as a network failure would, stay away `holdMs`. */
+  drop(holdMs = 0) {
+    this.holdUntil = Date.now() + holdMs;
+    if (this.ws) this.ws.close(4000, "dropped on purpose");
+  }
+
+  clearTimer() {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  state(name, info = {}) {
+    this.currentState = name;
+    if (this.h.onState) this.h.onState(name, info);
+  }
+
+  close() {
+    this.closed = true;
+    this.clearTimer();
+    window.removeEventListener("online", this.onOnline);
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.close(1000, "viewer closed");
+    }
+  }
+}
+
+const STATE_LABELS = {
+  connecting: "connecting…",
+  live: "live",
+  reconnecting: "connection lost, reconnecting…",
+  done: "finished",
+  stored: "stored log",
+  loading: "loading…",
+  failed: "could not load the log",
+};
+
+export class LogView {
+  constructor({ downloadUrl, downloadName }) {
+    this.ansi = newState();
+    this.follow = true;
+    this.scrollQueued = false;
+    this.count = 0;
+    this.stateLabel = h("span", { class: "conn conn-loading", "data-testid": "log-connection" }, STATE_LABELS.loading);
+    this.jump = h("button", { type: "button", class: "btn btn-small jump", hidden: true, onclick: () => this.resumeFollow() }, "↓ Follow");
+    this.wrap = h("input", { type: "checkbox", checked: true, onchange: () => this.body.classList.toggle("nowrap", !this.wrap.checked) });
+    this.body = h("div", { class: "log", role: "log", tabindex: "0", "aria-label": "Deployment log", "data-testid": "log" });
+    this.empty = h("div", { class: "log-empty" }, "No output yet.");
+    this.body.append(this.empty);
+    this.body.addEventListener("scroll", () => this.onScroll(), { passive: true });
+    this.element = h("section", { class: "logviewer" },
+      h("div", { class: "log-toolbar" },
+        this.stateLabel,
+        h("span", { class: "spacer" }),
+        h("label", { class: "check" }, this.wrap, " Wrap"),
+        h("a", { class: "btn btn-small", href: downloadUrl, download: downloadName, "data-testid": "log-download" }, "Download"),
+      ),
+      h("div", { class: "log-wrap" }, this.body, this.jump),
+    );
+  }
+
+  setState(name) {
+    this.stateLabel.className = `conn conn-${name}`;
+    this.stateLabel.textContent = STATE_LABELS[name] || name;
+  }
+
+  appendLines(batch) {
+    if (!batch.length) return;
+    if (this.empty) {
+      this.empty.remove();
+      this.empty = null;
+    }
+    const frag = document.createDocumentFragment();
+    for (const { seq, line } of batch) {
+      const row = document.createElement("div");
+      row.className = "log-line";
+      row.dataset.seq = String(seq);
+      row.dataset.n = String(seq + 1);
+      row.append(...renderAnsi(line, this.ansi));
+      if (!line) row.append(document.createTextNode("")); // keeps the empty line's height via CSS
+      frag.append(row);
+    }
+    this.body.append(frag);
+    this.count += batch.length;
+    if (this.follow) this.queueScroll();
+  }
+
+  setText(text) {
+    this.appendLines(splitLog(text).map((line, seq) => ({ seq, line })));
+  }
+
+  queueScroll() {
+    if (this.scrollQueued) return;
+    this.scrollQueued = true;
+    const run = () => {
+      if (!this.scrollQueued) return;
+      this.scrollQueued = false;
+      if (this.follow) this.scrollToEnd();
+    };
+    requestAnimationFrame(run);
+    setTimeout(run, 100); // rAF does not run in a hidden tab
+  }
+
+  scrollToEnd() {
+    this.body.scrollTop = this.body.scrollHeight;
+    this.autoScrollTop = this.body.scrollTop;
+  }
+
+  onScroll() {
+    const top = this.body.scrollTop;
+    const gap = this.body.scrollHeight - top - this.body.clientHeight;
+    if (gap < 24) {
+      this.follow = true;
+    } else if (this.autoScrollTop !== undefined && Math.abs(top - this.autoScrollTop) < 2) {
+      // Our own scroll, reported after more lines made the log taller: still following.
+      return;
+    } else {
+      this.follow = false;
+    }
+    this.jump.hidden = this.follow;
+  }
+
+  resumeFollow() {
+    this.follow = true;
+    this.jump.hidden = true;
+    this.scrollToEnd();
+  }
+
+  lines() {
+    return Array.from(this.body.querySelectorAll(".log-line"), (el) => el.textContent);
+  }
+}

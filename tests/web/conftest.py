@@ -1,0 +1,63 @@
+"""Browser-test fixtures: one Chromium per session; for the dashboard scenario a real `mist serve`
+on the real Docker engine, cleaned up as tests/integration/conftest.py does."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, chromium_missing
+from support.images import ensure_busybox_image
+from support.server import MistServer
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    if reason := chromium_missing():
+        # scripts/test installs both; in CI a missing browser must fail, never pass as skipped.
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def engine():
+    import docker
+
+    client = docker.from_env()
+    client.ping()
+    return client
+
+
+@pytest.fixture(scope="session")
+def busybox(engine) -> str:
+    return ensure_busybox_image(engine)
+
+
+def _remove_mist_objects(engine) -> None:
+    for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
+        container.remove(force=True)
+    for volume in engine.volumes.list(filters={"name": "mist-app-"}):
+        volume.remove(force=True)
+
+
+@pytest.fixture
+def server(tmp_path: Path, engine, busybox: str) -> Iterator[MistServer]:
+    _remove_mist_objects(engine)
+    server = MistServer(tmp_path / "data", workers=2)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        print(server.output())
+        server.stop_proxy()
+        _remove_mist_objects(engine)
