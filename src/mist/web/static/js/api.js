@@ -54,11 +54,16 @@ export const api = {
   projects: () => data("GET", "/api/projects/getAll"),
   project: (id) => data("GET", `/api/projects/getFromId?id=${encodeURIComponent(id)}`),
   createProject: (name, description) => data("POST", "/api/projects/create", { name, description }),
+  deleteProject: (id) => data("DELETE", `/api/projects/delete?id=${encodeURIComponent(id)}`),
 
   apps: (projectId) => data("POST", "/api/apps/getByProjectId", { projectId }),
   app: (appId) => data("POST", "/api/apps/getById", { appId }),
   createApp: (fields) => data("POST", "/api/apps/create", fields),
   updateApp: (appId, fields) => data("PUT", "/api/apps/update", { appId, ...fields }),
+  deleteApp: (appId) => data("DELETE", "/api/apps/delete", { appId }),
+  webhook: (appId, rotate = false) => data("POST", "/api/apps/webhook", rotate ? { appId, rotate: true } : { appId }),
+
+  auditLogs: (limit, offset) => data("GET", `/api/audit-logs?limit=${encodeURIComponent(limit)}&offset=${encodeURIComponent(offset)}`),
 
   domains: (appId) => data("POST", "/api/apps/domains/get", { appId }),
   addDomain: (appId, domain) => data("POST", "/api/apps/domains/create", { appId, domain }),

@@ -6,6 +6,7 @@ import { renderAuth } from "./views/auth.js";
 import { renderProjects, renderProject } from "./views/projects.js";
 import { renderApp } from "./views/app.js";
 import { renderAppForm } from "./views/appform.js";
+import { renderAudit } from "./views/audit.js";
 
 const view = byId("view");
 let user = null;
@@ -19,6 +20,7 @@ const ROUTES = [
   [/^\/apps\/(\d+)$/, (ctx, id) => renderApp(ctx, Number(id), null)],
   [/^\/apps\/(\d+)\/deployments\/(\d+)$/, (ctx, id, did) => renderApp(ctx, Number(id), Number(did))],
   [/^\/apps\/(\d+)\/settings$/, (ctx, id) => renderAppForm(ctx, { appId: Number(id) })],
+  [/^\/audit$/, (ctx) => renderAudit(ctx)],
 ];
 
 function setCrumbs(items) {
@@ -46,10 +48,13 @@ async function route() {
   teardown();
   const token = ++navigation;
   if (!user) return showAuth();
-  const path = window.location.hash.replace(/^#/, "").split("?")[0] || "/";
+  const [rawPath, rawQuery] = window.location.hash.replace(/^#/, "").split("?");
+  const path = rawPath || "/";
   const ctx = {
     view,
     user,
+    isAdmin: isAdmin(user),
+    query: new URLSearchParams(rawQuery || ""),
     setCrumbs,
     alive: () => token === navigation,
     navigate: (hash) => {
@@ -85,10 +90,15 @@ async function route() {
   replace(view, h("div", { class: "card" }, h("h2", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to projects"))));
 }
 
+function isAdmin(u) {
+  return Boolean(u) && (u.role === "owner" || u.role === "admin");
+}
+
 function showUser() {
   const box = byId("user");
   box.hidden = !user;
   byId("user-name").textContent = user ? user.username : "";
+  byId("nav-audit").hidden = !isAdmin(user);
 }
 
 function showAuth(notice) {

@@ -67,6 +67,18 @@ export async function renderApp(ctx, appId, selectedId) {
     }
   });
 
+  // Refused (409) while the app deploys: the server's message says so in the toast.
+  const deleteButton = confirmButton("Delete", "Confirm delete?", async (btn) => {
+    const deleted = await busy(btn, "Deleting…", async () => {
+      await api.deleteApp(app.id);
+      return true;
+    });
+    if (deleted) {
+      toast(`Application ${app.name} deleted`, "success");
+      ctx.navigate(`#/projects/${project.id}`);
+    }
+  }, { class: "btn btn-danger", "data-testid": "delete-app" });
+
   const numberOf = (id) => list.find((d) => d.id === id)?.deployment_number;
 
   function renderList() {
@@ -167,7 +179,8 @@ export async function renderApp(ctx, appId, selectedId) {
       summary),
     h("div", { class: "actions" },
       h("a", { class: "btn", href: `#/apps/${app.id}/settings`, "data-testid": "settings" }, "Settings"),
-      deployButton));
+      deployButton,
+      deleteButton));
 
   replace(ctx.view, header,
     h("div", { class: "app-grid" },

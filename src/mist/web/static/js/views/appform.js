@@ -55,7 +55,10 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     port: input("port", v.port ?? "", { type: "number", min: "1", max: "65535", inputmode: "numeric", placeholder: "8000" }),
     updateStrategy: select("updateStrategy", [["rolling", "rolling — zero downtime"], ["recreate", "recreate — stop, then start"]], v.updateStrategy),
     healthcheckPath: input("healthcheckPath", v.healthcheckPath, { placeholder: "/health (empty: the port must accept connections)", autocapitalize: "off" }),
+    deploymentStrategy: select("deploymentStrategy", [["auto", "auto — a push to the branch deploys"], ["manual", "manual — only the Deploy button"]], v.deploymentStrategy || "auto"),
   };
+  // Push-to-deploy: the webhook and its on/off switch, for the owner and admins, on git-built apps.
+  const pushSet = editing && ctx.isAdmin && app.appType !== "database" ? pushSection(app, f.deploymentStrategy) : null;
   for (const [name, , min, max] of HEALTH_FIELDS) {
     f[name] = input(name, v[name] ?? "", { type: "number", min: String(min), max: String(max), inputmode: "numeric" });
   }
@@ -79,6 +82,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
       templateField,
       h("div", { class: "row" }, portField, field("Update strategy", f.updateStrategy))),
     sourceSet,
+    pushSet,
     h("fieldset", { class: "card" },
       h("legend", {}, "Health check"),
       field("Path", f.healthcheckPath),
@@ -108,7 +112,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     message.textContent = "";
     let payload;
     try {
-      payload = editing ? changedFields(app, f, env) : createFields(projectId, f, env);
+      payload = editing ? changedFields(app, f, env, pushSet !== null) : createFields(projectId, f, env);
     } catch (err) {
       message.textContent = err.message;
       return;
@@ -162,13 +166,14 @@ function createFields(projectId, f, env) {
 }
 
 /** Only what changed: the server keeps every field it is not sent. */
-function changedFields(app, f, env) {
+function changedFields(app, f, env, pushShown) {
   const out = {};
   if (app.appType !== "database") {
     for (const name of SOURCE_FIELDS) {
       const value = f[name].value.trim();
       if (value !== (app[name] ?? "")) out[name] = value;
     }
+    if (pushShown && f.deploymentStrategy.value !== (app.deploymentStrategy || "auto")) out.deploymentStrategy = f.deploymentStrategy.value;
   }
   if (app.appType !== "service") {
     const port = number(f.port, "Port");
@@ -259,6 +264,46 @@ function envEditor(initial) {
 
 function normalise(item) {
   return { key: item.key, value: item.value ?? null, secret: !!item.secret, buildTime: !!item.buildTime, runtime: item.runtime !== false };
+}
+
+/**
+ * The deployment strategy (saved with the form) and the webhook: its URL and secret are fetched
+ * only when asked for, and the secret can be rotated (the old one stops working at once).
+ */
+function pushSection(app, strategySelect) {
+  const info = h("div", { class: "webhook-info", "data-testid": "webhook-info", hidden: true });
+  const readonly = (value, testid, label) => h("input", {
+    type: "text", class: "mono", readOnly: true, value, "aria-label": label, "data-testid": testid,
+    spellcheck: "false", onfocus: (event) => event.target.select(),
+  });
+  const show = (data) => {
+    replace(info,
+      field("Payload URL", readonly(data.url, "webhook-url", "Webhook URL")),
+      field("Secret", readonly(data.secret, "webhook-secret", "Webhook secret"),
+        "GitHub and Gitea: the webhook secret (HMAC-SHA256); GitLab: the secret token. Content type application/json."),
+      h("div", { class: "actions" }, rotate));
+    info.hidden = false;
+  };
+  const reveal = h("button", { type: "button", class: "btn", "data-testid": "webhook-show" }, "Show webhook URL and secret");
+  reveal.addEventListener("click", async () => {
+    const data = await busy(reveal, "Loading…", () => api.webhook(app.id));
+    if (data) {
+      show(data);
+      reveal.hidden = true;
+    }
+  });
+  const rotate = confirmButton("Rotate secret", "Confirm rotate? The old secret stops working", async (btn) => {
+    const data = await busy(btn, "Rotating…", () => api.webhook(app.id, true));
+    if (data) {
+      show(data);
+      toast("Webhook secret rotated: update it at your git host", "success");
+    }
+  }, { "data-testid": "webhook-rotate" });
+  return h("fieldset", { class: "card", "data-testid": "push-to-deploy" },
+    h("legend", {}, "Push to deploy"),
+    field("Deployment strategy", strategySelect, "auto: a signed push to the branch deploys exactly the pushed commit"),
+    h("div", { class: "actions" }, reveal),
+    info);
 }
 
 function domainSection(ctx, app, domains) {

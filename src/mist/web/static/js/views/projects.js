@@ -2,7 +2,7 @@
 
 import { api } from "../api.js";
 import { h, replace } from "../dom.js";
-import { busy, field, shortHash, statusBadge, timeAgo, toast } from "../ui.js";
+import { busy, confirmButton, field, shortHash, statusBadge, timeAgo, toast } from "../ui.js";
 
 export async function renderProjects(ctx) {
   ctx.setCrumbs([["Projects", null]]);
@@ -69,7 +69,18 @@ export async function renderProject(ctx, projectId) {
   replace(ctx.view,
     h("div", { class: "page-head" },
       h("div", {}, h("h1", {}, project.name), project.description ? h("p", { class: "muted" }, project.description) : null),
-      h("a", { class: "btn btn-primary", href: `#/projects/${project.id}/new`, "data-testid": "new-app" }, "+ New application")),
+      h("div", { class: "actions" },
+        h("a", { class: "btn btn-primary", href: `#/projects/${project.id}/new`, "data-testid": "new-app" }, "+ New application"),
+        confirmButton("Delete project", "Confirm delete project and its apps?", async (btn) => {
+          const deleted = await busy(btn, "Deleting…", async () => {
+            await api.deleteProject(project.id);
+            return true;
+          });
+          if (deleted) {
+            toast(`Project ${project.name} deleted`, "success");
+            ctx.navigate("#/");
+          }
+        }, { class: "btn btn-danger", "data-testid": "delete-project" }))),
     apps.length
       ? h("ul", { class: "cards", "data-testid": "apps" }, rows)
       : h("p", { class: "muted empty" }, "No applications yet."));
