@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 from fastapi.testclient import TestClient
 from support.client import MistClient
+from support.engine import connect
 from support.gitserver import GitServer
 
 from mist.config import Settings
@@ -18,6 +20,12 @@ from mist.server import create_app
 def git_server() -> Iterator[GitServer]:
     with GitServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def engine() -> docker.DockerClient:
+    """The real engine, for the suites that deploy (integration, client, web)."""
+    return connect()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import docker
 import httpx
 import pytest
 from support.client import MistClient
+from support.engine import remove_mist_objects
 from support.images import ensure_busybox_image
 from support.server import MistServer
 
@@ -18,27 +19,15 @@ from cli_support import CLI, cli_env
 
 
 @pytest.fixture(scope="session")
-def engine() -> docker.DockerClient:
-    client = docker.from_env()
-    client.ping()
-    return client
-
-
-@pytest.fixture(scope="session")
 def busybox(engine: docker.DockerClient) -> str:
     return ensure_busybox_image(engine)
-
-
-def _remove_mist_containers(engine: docker.DockerClient) -> None:
-    for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
-        container.remove(force=True)
 
 
 @pytest.fixture
 def server_factory(tmp_path: Path, engine: docker.DockerClient, busybox: str) -> Iterator:
     """Servers share one data dir and (when asked) one port, so a test can kill one and start the
     next where the CLI is still trying to reconnect."""
-    _remove_mist_containers(engine)
+    remove_mist_objects(engine)
     started: list[MistServer] = []
 
     def start(same_port: bool = False) -> MistServer:
@@ -59,7 +48,7 @@ def server_factory(tmp_path: Path, engine: docker.DockerClient, busybox: str) ->
     if started:
         print(started[-1].output())
         started[-1].stop_proxy()
-    _remove_mist_containers(engine)
+    remove_mist_objects(engine)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import docker
 import httpx
 import pytest
 from support.client import MistClient
+from support.engine import remove_mist_objects
 from support.images import ensure_busybox_image, ensure_python_image, ensure_redis_image
 from support.server import MistServer
 
@@ -22,13 +23,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def engine() -> docker.DockerClient:
-    client = docker.from_env()
-    client.ping()
-    return client
-
-
-@pytest.fixture(scope="session")
 def images(engine: docker.DockerClient) -> dict[str, str]:
     return {
         "busybox": ensure_busybox_image(engine),
@@ -37,17 +31,10 @@ def images(engine: docker.DockerClient) -> dict[str, str]:
     }
 
 
-def _remove_mist_objects(engine: docker.DockerClient) -> None:
-    for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
-        container.remove(force=True)
-    for volume in engine.volumes.list(filters={"name": "mist-app-"}):
-        volume.remove(force=True)
-
-
 @pytest.fixture
 def server_factory(tmp_path: Path, engine: docker.DockerClient, images: dict[str, str]) -> Iterator:
     """Servers share one data dir per test, so a test can kill one and start the next on it."""
-    _remove_mist_objects(engine)
+    remove_mist_objects(engine)
     started: list[MistServer] = []
 
     def start(workers: int = 2, **settings: str) -> MistServer:
@@ -67,7 +54,7 @@ def server_factory(tmp_path: Path, engine: docker.DockerClient, images: dict[str
     if started:
         print(started[-1].output())
         started[-1].stop_proxy()
-    _remove_mist_objects(engine)
+    remove_mist_objects(engine)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS, chromium_missing
+from support.engine import remove_mist_objects
 from support.images import ensure_busybox_image
 from support.server import MistServer
 
@@ -29,29 +30,13 @@ def browser() -> Iterator:
 
 
 @pytest.fixture(scope="session")
-def engine():
-    import docker
-
-    client = docker.from_env()
-    client.ping()
-    return client
-
-
-@pytest.fixture(scope="session")
 def busybox(engine) -> str:
     return ensure_busybox_image(engine)
 
 
-def _remove_mist_objects(engine) -> None:
-    for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
-        container.remove(force=True)
-    for volume in engine.volumes.list(filters={"name": "mist-app-"}):
-        volume.remove(force=True)
-
-
 @pytest.fixture
 def server(tmp_path: Path, engine, busybox: str) -> Iterator[MistServer]:
-    _remove_mist_objects(engine)
+    remove_mist_objects(engine)
     server = MistServer(tmp_path / "data", workers=2)
     try:
         server.start()
@@ -60,4 +45,4 @@ def server(tmp_path: Path, engine, busybox: str) -> Iterator[MistServer]:
         server.stop()
         print(server.output())
         server.stop_proxy()
-        _remove_mist_objects(engine)
+        remove_mist_objects(engine)
