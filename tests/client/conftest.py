@@ -11,7 +11,7 @@ import docker
 import httpx
 import pytest
 from support.client import MistClient
-from support.engine import remove_mist_objects
+from support.engine import mist_servers
 from support.images import ensure_busybox_image
 from support.server import MistServer
 
@@ -27,28 +27,8 @@ def busybox(engine: docker.DockerClient) -> str:
 def server_factory(tmp_path: Path, engine: docker.DockerClient, busybox: str) -> Iterator:
     """Servers share one data dir and (when asked) one port, so a test can kill one and start the
     next where the CLI is still trying to reconnect."""
-    remove_mist_objects(engine)
-    started: list[MistServer] = []
-
-    def start(same_port: bool = False) -> MistServer:
-        previous = started[-1] if started else None
-        server = MistServer(
-            tmp_path / "data", workers=2,
-            proxy_port=previous.proxy_port if previous else None,
-            proxy_admin_port=previous.proxy_admin_port if previous else None,
-        )
-        if same_port and previous is not None:
-            server.port = previous.port
-        started.append(server.start())
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-    if started:
-        print(started[-1].output())
-        started[-1].stop_proxy()
-    remove_mist_objects(engine)
+    with mist_servers(engine, tmp_path / "data") as start:
+        yield start
 
 
 @pytest.fixture

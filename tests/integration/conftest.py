@@ -10,7 +10,7 @@ import docker
 import httpx
 import pytest
 from support.client import MistClient
-from support.engine import remove_mist_objects
+from support.engine import mist_servers
 from support.images import ensure_busybox_image, ensure_python_image, ensure_redis_image
 from support.server import MistServer
 
@@ -34,27 +34,8 @@ def images(engine: docker.DockerClient) -> dict[str, str]:
 @pytest.fixture
 def server_factory(tmp_path: Path, engine: docker.DockerClient, images: dict[str, str]) -> Iterator:
     """Servers share one data dir per test, so a test can kill one and start the next on it."""
-    remove_mist_objects(engine)
-    started: list[MistServer] = []
-
-    def start(workers: int = 2, **settings: str) -> MistServer:
-        previous = started[-1] if started else None
-        server = MistServer(
-            tmp_path / "data", workers=workers, template_images={"redis": images["redis"]},
-            proxy_port=previous.proxy_port if previous else None,
-            proxy_admin_port=previous.proxy_admin_port if previous else None,
-            **settings,
-        )
-        started.append(server.start())
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-    if started:
-        print(started[-1].output())
-        started[-1].stop_proxy()
-    remove_mist_objects(engine)
+    with mist_servers(engine, tmp_path / "data", template_images={"redis": images["redis"]}) as start:
+        yield start
 
 
 @pytest.fixture

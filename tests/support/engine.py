@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import docker
+from support.server import MistServer
 
 
 def connect() -> docker.DockerClient:
@@ -18,3 +23,37 @@ def remove_mist_objects(engine: docker.DockerClient) -> None:
         container.remove(force=True)
     for volume in engine.volumes.list(filters={"name": "mist-app-"}):
         volume.remove(force=True)
+
+
+@contextmanager
+def mist_servers(
+    engine: docker.DockerClient, data_dir: Path, template_images: dict[str, str] | None = None
+) -> Iterator[Callable[..., MistServer]]:
+    """Starts Mist servers on one data dir and one Caddy, so a test can kill a server and start
+    the next on what it left (with `same_port`, where clients are still reconnecting); cleans up
+    servers, Caddy and app containers afterwards."""
+    remove_mist_objects(engine)
+    started: list[MistServer] = []
+
+    def start(workers: int = 2, same_port: bool = False, **settings: str) -> MistServer:
+        previous = started[-1] if started else None
+        server = MistServer(
+            data_dir, workers=workers, template_images=template_images,
+            proxy_port=previous.proxy_port if previous else None,
+            proxy_admin_port=previous.proxy_admin_port if previous else None,
+            **settings,
+        )
+        if same_port and previous is not None:
+            server.port = previous.port
+        started.append(server.start())
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+        if started:
+            print(started[-1].output())
+            started[-1].stop_proxy()
+        remove_mist_objects(engine)
