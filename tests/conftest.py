@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from fastapi.testclient import TestClient
 from support.client import MistClient
 from support.engine import connect
 from support.gitserver import GitServer
+from support.httpgit import TokenGitServer
+from support.sshgit import SshGitServer
 
 from mist.config import Settings
 from mist.server import create_app
@@ -19,6 +22,20 @@ from mist.server import create_app
 @pytest.fixture(scope="session")
 def git_server() -> Iterator[GitServer]:
     with GitServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def ssh_git_server(git_server: GitServer) -> Iterator[SshGitServer]:
+    """git_server's repos over ssh://; tests authorize their own keys and revoke them after."""
+    with SshGitServer(git_server.root) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def token_git_server(git_server: GitServer) -> Iterator[TokenGitServer]:
+    """git_server's repos over smart HTTP, behind Basic auth with ``token_git_server.token``."""
+    with TokenGitServer(git_server.root, secrets.token_hex(16)) as server:
         yield server
 
 

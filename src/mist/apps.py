@@ -1,7 +1,9 @@
 """Applications and their env vars. Owns writes to `apps` and `env_vars`.
 
-Secret env values are write-only: they are stored, used at deploy time and redacted from logs, and no
-response ever carries them again.
+Secret env values, the git access token and the deploy key's private half are write-only: they
+are stored (the credentials encrypted), used at deploy time and redacted from logs, and no response
+ever carries them again. A database app's connection password is the one exception: its owner and
+admins can read it, since connecting to the database is what they need it for.
 """
 
 from __future__ import annotations
@@ -15,17 +17,28 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mist import references
 from mist.auth.permissions import app_for, project_for, project_ids_of
 from mist.auth.users import is_admin
 from mist.db.models import App, Deployment, EnvVar, User, iso
-from mist.errors import Conflict, InvalidInput, PermissionDenied
-from mist.git import redact_url, validate_branch, validate_remote_url
-from mist.templates import TEMPLATES, generated_env
+from mist.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from mist.git import generate_deploy_key, redact_url, validate_branch, validate_remote_url
+from mist.secretbox import SecretBox
+from mist.templates import TEMPLATES, connection, generated_env
 
 APP_TYPES = ("web", "service", "database")
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 RUNNING_STATUSES = ("building", "deploying")
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+
+# What a change needs before it shows in the running app (`actionRequired`). Limits and the restart
+# policy are applied to the container by a restart; everything that shapes a new container or
+# image needs a deployment. Anything else (domains, strategies, health settings, the token)
+# takes effect on its own or at the next deployment.
+NONE, RESTART, REDEPLOY = "none", "restart", "redeploy"
+_RESTART_COLUMNS = ("cpu_limit", "memory_limit", "restart_policy")
+_REDEPLOY_COLUMNS = ("git_repository", "git_branch", "dockerfile_path", "root_directory", "port")
 
 
 @dataclass
@@ -60,12 +73,19 @@ def _check_env(env: list[EnvInput]) -> None:
             raise InvalidInput(f"envVars: the value of '{item.key}' contains a NUL character")
 
 
-def _apply_source_fields(app: App, fields: dict[str, Any]) -> None:
+def _apply_source_fields(app: App, fields: dict[str, Any], box: SecretBox) -> None:
     """Validates and sets the git/build fields; a database app takes none of them."""
     if app.app_type == "database":
         if fields.get("gitRepository"):
             raise InvalidInput("gitRepository: a database app deploys its template's image, not a repository")
+        if fields.get("gitToken"):
+            raise InvalidInput("gitToken: a database app has no repository")
         return
+    if fields.get("gitToken") is not None:
+        token = fields["gitToken"]
+        if any(ord(c) < 0x21 or ord(c) == 0x7F for c in token):
+            raise InvalidInput("gitToken: must not contain spaces or control characters")
+        app.git_token = box.encrypt(token) if token else ""
     # A client resending the redacted URL it was shown means "unchanged", not "store the mask".
     if "gitRepository" in fields and fields["gitRepository"] != redact_url(app.git_repository or ""):
         app.git_repository = validate_remote_url(fields["gitRepository"])
@@ -100,9 +120,19 @@ def _apply_runtime_fields(app: App, fields: dict[str, Any]) -> None:
         raise InvalidInput("healthcheckPath: must start with '/' and contain no spaces or control characters")
     if app.app_type == "database" and app.update_strategy == "rolling" and fields.get("updateStrategy") == "rolling":
         raise InvalidInput("updateStrategy: a database app holds its volume alone, so it deploys with 'recreate'")
+    # Limits are cleared with null, so presence, not value, says whether they change.
+    if "cpuLimit" in fields:
+        app.cpu_limit = fields["cpuLimit"]
+    if "memoryLimit" in fields:
+        app.memory_limit = fields["memoryLimit"]
+    if "restartPolicy" in fields:
+        policy = fields["restartPolicy"] or ""
+        if policy and policy not in RESTART_POLICIES:
+            raise InvalidInput(f"restartPolicy: must be one of {', '.join(RESTART_POLICIES)}")
+        app.restart_policy = policy
 
 
-def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvInput]) -> App:
+def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvInput], box: SecretBox) -> App:
     project = project_for(session, user, fields["projectId"])
     name = fields["name"].strip().lower()
     if not _NAME.match(name):
@@ -127,7 +157,7 @@ def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvIn
         app.template_name = template.name
         app.port = fields.get("port") or template.port
         app.git_repository = ""
-        _apply_source_fields(app, fields)
+        _apply_source_fields(app, fields, box)
         generated = {key: (value, secret) for key, value, secret in generated_env(template, name)}
         for key, (value, secret) in generated.items():
             app.env_vars.append(EnvVar(key=key, value=value, is_secret=secret, build_time=False, runtime=True))
@@ -140,7 +170,7 @@ def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvIn
         app.git_branch = "main"
         app.dockerfile_path = "Dockerfile"
         app.root_directory = ""
-        _apply_source_fields(app, {"gitBranch": "main", "dockerfilePath": "Dockerfile", **fields})
+        _apply_source_fields(app, {"gitBranch": "main", "dockerfilePath": "Dockerfile", **fields}, box)
         app.port = fields.get("port")
         if app_type == "web" and app.port is None:
             raise InvalidInput("port: required for web apps (the port the container listens on)")
@@ -148,6 +178,7 @@ def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvIn
         if item.value is None:
             raise InvalidInput(f"envVars: '{item.key}' needs a value")
         app.env_vars.append(_env_row(item))
+    references.check(session, project.id, [(e.key, e.value) for e in env if e.value is not None])
     session.add(app)
     session.flush()
     return app
@@ -160,8 +191,34 @@ def _env_row(item: EnvInput) -> EnvVar:
     )
 
 
-def update(session: Session, user: User, app_id: int, fields: dict[str, Any], env: list[EnvInput] | None) -> App:
+def _settings_of(app: App) -> dict[str, Any]:
+    return {
+        "columns": {c: getattr(app, c) for c in _RESTART_COLUMNS + _REDEPLOY_COLUMNS},
+        "env": sorted((e.key, e.value, e.build_time, e.runtime) for e in app.env_vars),
+    }
+
+
+def action_required(before: dict[str, Any], app: App) -> str:
+    """What the running app needs for a change to show: none, a restart, or a redeploy."""
+    after = _settings_of(app)
+    if before["env"] != after["env"] or any(
+        before["columns"][c] != after["columns"][c] for c in _REDEPLOY_COLUMNS
+    ):
+        return REDEPLOY
+    changed = [c for c in _RESTART_COLUMNS if before["columns"][c] != after["columns"][c]]
+    # A limit can be tightened in place, but not removed: only a new container drops it.
+    if any(before["columns"][c] and not after["columns"][c] for c in ("cpu_limit", "memory_limit")):
+        return REDEPLOY
+    return RESTART if changed else NONE
+
+
+def update(
+    session: Session, user: User, app_id: int, fields: dict[str, Any], env: list[EnvInput] | None,
+    box: SecretBox,
+) -> tuple[App, str]:
+    """Applies the changes; returns the app and what the running app needs to pick them up."""
     app = app_for(session, user, app_id)
+    before = _settings_of(app)
     if "name" in fields and fields["name"].strip().lower() != app.name:
         raise InvalidInput("name: an application cannot be renamed")
     if "appType" in fields and fields["appType"] != app.app_type:
@@ -170,7 +227,7 @@ def update(session: Session, user: User, app_id: int, fields: dict[str, Any], en
         raise InvalidInput("templateName: cannot change after creation")
     if app.app_type != "database" and "gitRepository" in fields and not fields["gitRepository"]:
         raise InvalidInput("gitRepository: required for web and service apps")
-    _apply_source_fields(app, fields)
+    _apply_source_fields(app, fields, box)
     _apply_runtime_fields(app, fields)
     if "port" in fields:
         if fields["port"] is None and app.app_type == "web":
@@ -178,8 +235,9 @@ def update(session: Session, user: User, app_id: int, fields: dict[str, Any], en
         app.port = fields["port"]
     if env is not None:
         _replace_env(app, env)
+        references.check(session, app.project_id, [(e.key, e.value) for e in env if e.value is not None])
     session.flush()
-    return app
+    return app, action_required(before, app)
 
 
 def _replace_env(app: App, env: list[EnvInput]) -> None:
@@ -208,15 +266,127 @@ def _replace_env(app: App, env: list[EnvInput]) -> None:
     app.env_vars = rows
 
 
+def _protected(app: App) -> set[str]:
+    return set(TEMPLATES[app.template_name].env) if app.template_name else set()
+
+
+def _env_for(session: Session, user: User, env_id: int) -> tuple[App, EnvVar]:
+    row = session.get(EnvVar, env_id)
+    if row is None:
+        raise NotFound(f"env var {env_id} not found")
+    try:
+        app = app_for(session, user, row.app_id)
+    except NotFound:
+        raise NotFound(f"env var {env_id} not found") from None
+    return app, row
+
+
+def add_env(session: Session, user: User, app_id: int, item: EnvInput) -> tuple[EnvVar, str]:
+    app = app_for(session, user, app_id)
+    _check_env([item])
+    if item.value is None:
+        raise InvalidInput("value: required")
+    if any(e.key == item.key for e in app.env_vars):
+        raise Conflict(f"the app already has an env var '{item.key}'; update it instead")
+    references.check(session, app.project_id, [(item.key, item.value)])
+    before = _settings_of(app)
+    row = _env_row(item)
+    app.env_vars.append(row)
+    session.flush()
+    return row, action_required(before, app)
+
+
+def change_env(session: Session, user: User, env_id: int, fields: dict[str, Any]) -> tuple[EnvVar, str]:
+    """Changes one env var; a field left out keeps its value (so a secret can be re-flagged unread)."""
+    app, row = _env_for(session, user, env_id)
+    before = _settings_of(app)
+    key = fields.get("key") or row.key
+    if key != row.key:
+        if row.key in _protected(app):
+            raise InvalidInput(f"key: '{row.key}' holds the database's credentials and cannot be renamed")
+        if any(e.key == key for e in app.env_vars):
+            raise Conflict(f"the app already has an env var '{key}'")
+    value = fields.get("value")
+    _check_env([EnvInput(key, value)])
+    if value is not None:
+        references.check(session, app.project_id, [(key, value)])
+        row.value = value
+    row.key = key
+    if fields.get("secret") is not None:
+        row.is_secret = fields["secret"] or (row.is_secret and row.key in _protected(app))
+    if fields.get("buildTime") is not None:
+        row.build_time = fields["buildTime"]
+    if fields.get("runtime") is not None:
+        row.runtime = fields["runtime"]
+    session.flush()
+    return row, action_required(before, app)
+
+
+def remove_env(session: Session, user: User, env_id: int) -> str:
+    app, row = _env_for(session, user, env_id)
+    if row.key in _protected(app):
+        raise InvalidInput(f"'{row.key}' holds the database's credentials and cannot be deleted")
+    before = _settings_of(app)
+    app.env_vars.remove(row)
+    session.flush()
+    return action_required(before, app)
+
+
+def list_env(session: Session, user: User, app_id: int) -> list[dict]:
+    return [env_to_json(e) for e in app_for(session, user, app_id).env_vars]
+
+
+def env_to_json(e: EnvVar) -> dict:
+    return {
+        "id": e.id,
+        "appId": e.app_id,
+        "key": e.key,
+        "value": None if e.is_secret else e.value,
+        "secret": e.is_secret,
+        "buildTime": e.build_time,
+        "runtime": e.runtime,
+    }
+
+
+def deploy_key(session: Session, user: User, app_id: int, rotate: bool, box: SecretBox) -> App:
+    """The app's deploy key, made on first use (or anew when rotating); only its public half leaves."""
+    app = app_for(session, user, app_id)
+    if app.app_type == "database":
+        raise InvalidInput("appId: a database app has no repository")
+    if rotate or not app.deploy_key_public:
+        private, public = generate_deploy_key(f"mist-app-{app.id}")
+        app.deploy_key_private, app.deploy_key_public = box.encrypt(private), public
+        session.flush()
+    return app
+
+
+def connection_json(app: App, viewer: User | None) -> dict | None:
+    """How the project's other apps reach a database app; the password only for owners and admins."""
+    template = TEMPLATES.get(app.template_name)
+    if template is None:
+        return None
+    details = connection(template, {e.key: e.value for e in app.env_vars}, app.name, app.port or template.port)
+    shown = viewer is not None and is_admin(viewer)
+    return {
+        "host": details.host,
+        "port": details.port,
+        "user": details.user,
+        "database": details.database,
+        "password": details.password if shown else None,
+        "url": details.url if shown else redact_url(details.url),
+    }
+
+
 @dataclass(frozen=True)
 class Removed:
     """What a deleted app leaves outside the database, for `mist.cleanup` to remove."""
 
     app_id: int
     deployment_ids: list[int]
+    volumes: bool = False  # its Docker volumes go too, data and all
 
 
-def prepare_removal(session: Session, app_ids: list[int]) -> list[Removed]:
+def prepare_removal(session: Session, app_ids: list[int], volumes: bool = False) -> list[Removed]:
     """Refuses while any of the apps deploys; else lists what their deletion leaves behind."""
     if not app_ids:
         return []
@@ -226,14 +396,14 @@ def prepare_removal(session: Session, app_ids: list[int]) -> list[Removed]:
     if running:
         raise Conflict(f"deployment {running} is running; wait for it to finish")
     return [
-        Removed(app_id, list(session.scalars(select(Deployment.id).where(Deployment.app_id == app_id))))
+        Removed(app_id, list(session.scalars(select(Deployment.id).where(Deployment.app_id == app_id))), volumes)
         for app_id in app_ids
     ]
 
 
-def delete(session: Session, user: User, app_id: int) -> list[Removed]:
+def delete(session: Session, user: User, app_id: int, volumes: bool = False) -> list[Removed]:
     app = app_for(session, user, app_id)
-    removed = prepare_removal(session, [app.id])
+    removed = prepare_removal(session, [app.id], volumes)
     session.delete(app)
     session.flush()
     return removed
@@ -265,7 +435,7 @@ def secret_values(app: App) -> list[str]:
     return [e.value for e in app.env_vars if e.is_secret and e.value]
 
 
-def to_json(app: App) -> dict:
+def to_json(app: App, viewer: User | None = None) -> dict:
     return {
         "id": app.id,
         "projectId": app.project_id,
@@ -284,16 +454,13 @@ def to_json(app: App) -> dict:
         "healthcheckTimeout": app.healthcheck_timeout,
         "healthcheckRetries": app.healthcheck_retries,
         "healthcheckStartPeriod": app.healthcheck_start_period,
-        "envVars": [
-            {
-                "key": e.key,
-                "value": None if e.is_secret else e.value,
-                "secret": e.is_secret,
-                "buildTime": e.build_time,
-                "runtime": e.runtime,
-            }
-            for e in app.env_vars
-        ],
+        "cpuLimit": app.cpu_limit,
+        "memoryLimit": app.memory_limit,
+        "restartPolicy": app.restart_policy or None,
+        "hasGitToken": bool(app.git_token),
+        "deployKey": app.deploy_key_public or None,
+        "connection": connection_json(app, viewer),
+        "envVars": [env_to_json(e) for e in app.env_vars],
         "createdAt": iso(app.created_at),
         "updatedAt": iso(app.updated_at),
     }

@@ -1,4 +1,6 @@
-"""Removes what deleted apps leave outside the database: containers, images, mirror, log files.
+"""Removes what deleted apps leave outside the database: containers (and with them their place on
+the project's network), images, volumes when asked, the git mirror and pinned host keys, log files;
+and a deleted project's network. Only objects labelled or named for the deleted app are touched.
 
 Runs after the rows are gone (the database is the source of truth); a failure here is logged
 and leaves only garbage behind, never a half-deleted app.
@@ -10,6 +12,7 @@ import logging
 
 from mist.apps import Removed
 from mist.deploy.logs import LogStore
+from mist.deploy.plan import network_name
 from mist.errors import MistError
 from mist.git import GitRepos
 from mist.runtime.docker import DockerRuntime
@@ -29,7 +32,20 @@ class Cleanup:
                 for container in self.runtime.app_containers(item.app_id):
                     self.runtime.remove(container.id)
                 self.runtime.remove_images(item.app_id)
+                if item.volumes:
+                    for name in self.runtime.app_volumes(item.app_id):
+                        self.runtime.remove_volume(name)
             except MistError as exc:
-                log.error("app %s deleted, but its containers or images remain: %s", item.app_id, exc)
+                log.error("app %s deleted, but its containers, images or volumes remain: %s", item.app_id, exc)
             self.git.forget(item.app_id)
             self.logs.remove(item.deployment_ids)
+
+    def remove_network(self, project_id: int) -> None:
+        try:
+            self.runtime.remove_network(network_name(project_id))
+        except MistError as exc:
+            log.error("project %s deleted, but its network remains: %s", project_id, exc)
+
+    def remove_volume(self, name: str) -> None:
+        """Raises Conflict while a container mounts it, so the caller can keep its record."""
+        self.runtime.remove_volume(name)

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         return self.data_dir / "git"
 
     @property
+    def secret_file(self) -> Path:
+        """The server secret the stored credentials are encrypted with; back it up with the database."""
+        return self.data_dir / "secret.key"
+
+    @property
     def builds_dir(self) -> Path:
         return self.data_dir / "builds"
 

@@ -1,7 +1,11 @@
-"""Safe git: validated remote URLs, a bare mirror per app, exact commits.
+"""Safe git: validated remote URLs, a bare mirror per app, exact commits, private remotes.
 
 Every command is an argument list, with prompts off and only network transports allowed for remotes.
 The mirror is the one place that talks to the remote; a build checks out from it locally.
+
+Private remotes: an ssh remote is reached with the app's deploy key only, and the host keys it
+presents are pinned per app on first use; an http(s) remote gets the app's access token from an
+askpass program, so the token is never in a URL, a config file or a command line.
 """
 
 from __future__ import annotations
@@ -10,10 +14,16 @@ import asyncio
 import os
 import re
 import shutil
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mist.errors import GitError, InvalidInput
 
@@ -90,10 +100,57 @@ def redact_url(url: str) -> str:
     return url
 
 
+def is_ssh_url(url: str) -> bool:
+    return url.lower().startswith("ssh://") or ("://" not in url and bool(_SCP_LIKE.match(url)))
+
+
+def is_http_url(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def generate_deploy_key(comment: str) -> tuple[str, str]:
+    """A new ed25519 key pair: (private key in OpenSSH format, public key line)."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return private, f"{public.decode()} {comment}"
+
+
+@dataclass(frozen=True)
+class GitAuth:
+    """The credentials of one app's remote. Never printed: both fields stay out of the repr."""
+
+    ssh_key: str = field(default="", repr=False)  # OpenSSH private key
+    token: str = field(default="", repr=False)
+
+
 @dataclass(frozen=True)
 class Commit:
     hash: str
     message: str
+
+
+# Run by git as GIT_SSH (without a shell): ssh with the app's key only, no user or system config,
+# and the app's own pinned host keys.
+_SSH_HELPER = """#!{python}
+import os, sys
+args = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+        "-o", "IdentityAgent=none", "-o", "StrictHostKeyChecking=accept-new",
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", 'UserKnownHostsFile="%s"' % os.environ["MIST_SSH_KNOWN_HOSTS"],
+        "-i", os.environ["MIST_SSH_KEY"]]
+os.execvp("ssh", args + sys.argv[1:])
+"""
+
+# Run by git as GIT_ASKPASS: answers the password prompt with the token. A user name written in
+# the URL is used as given; otherwise any name works with the token on GitHub, GitLab and Gitea.
+_ASKPASS_HELPER = """#!{python}
+import os, sys
+prompt = sys.argv[1] if len(sys.argv) > 1 else ""
+print("x-access-token" if prompt.lower().startswith("username") else os.environ["MIST_GIT_TOKEN"])
+"""
 
 
 class GitRepos:
@@ -108,28 +165,36 @@ class GitRepos:
     def mirror_path(self, app_id: int) -> Path:
         return self.root / f"app-{app_id}.git"
 
+    def known_hosts_path(self, app_id: int) -> Path:
+        return self.root / "known_hosts" / f"app-{app_id}"
+
+    def forget_host_keys(self, app_id: int) -> None:
+        self.known_hosts_path(app_id).unlink(missing_ok=True)
+
     def _lock(self, app_id: int) -> asyncio.Lock:
         return self._locks.setdefault(app_id, asyncio.Lock())
 
-    async def resolve(self, app_id: int, url: str, branch: str) -> Commit:
+    async def resolve(self, app_id: int, url: str, branch: str, auth: GitAuth | None = None) -> Commit:
         """Fetches the branch into the app's mirror and returns its exact tip."""
         validate_remote_url(url)
         validate_branch(branch)
         async with self._lock(app_id):
             mirror = await self._ensure_mirror(app_id, url)
             ref = f"refs/heads/{branch}"
-            await self._git(
-                ["fetch", "--prune", "--no-tags", "--no-show-forced-updates", "--no-write-fetch-head",
-                 "origin", f"+{ref}:{ref}"],
-                cwd=mirror,
-                what=f"fetch branch '{branch}'",
-            )
+            async with self._remote_env(app_id, url, auth or GitAuth()) as remote_env:
+                await self._git(
+                    ["fetch", "--prune", "--no-tags", "--no-show-forced-updates", "--no-write-fetch-head",
+                     "origin", f"+{ref}:{ref}"],
+                    cwd=mirror,
+                    what=f"fetch branch '{branch}'",
+                    extra_env=remote_env,
+                )
             out = await self._git(["log", "-1", "--format=%H%x1f%s", ref, "--"], cwd=mirror)
             commit_hash, _, subject = out.strip().partition("\x1f")
             return Commit(commit_hash, subject)
 
     async def checkout(
-        self, app_id: int, url: str, commit: str, dest: Path, sink: LineSink
+        self, app_id: int, url: str, commit: str, dest: Path, sink: LineSink, auth: GitAuth | None = None
     ) -> None:
         """Puts exactly `commit` into `dest`, fetching it into the mirror only if it is missing."""
         if not _FULL_HASH.match(commit):
@@ -138,9 +203,11 @@ class GitRepos:
             mirror = await self._ensure_mirror(app_id, url)
             if not await self._has_commit(mirror, commit):
                 await sink(f"Fetching commit {commit[:12]} into the mirror...")
-                await self._git(
-                    ["fetch", "--no-tags", "origin", commit], cwd=mirror, what="fetch the commit", sink=sink
-                )
+                async with self._remote_env(app_id, url, auth or GitAuth()) as remote_env:
+                    await self._git(
+                        ["fetch", "--no-tags", "origin", commit], cwd=mirror, what="fetch the commit", sink=sink,
+                        extra_env=remote_env,
+                    )
             dest.mkdir(parents=True)
             await sink(f"Checking out {commit} into '{dest}'...")
             # Straight from the mirror into the build directory: no repository is created there,
@@ -157,6 +224,52 @@ class GitRepos:
     def forget(self, app_id: int) -> None:
         self._remotes.pop(app_id, None)
         shutil.rmtree(self.mirror_path(app_id), ignore_errors=True)
+        self.forget_host_keys(app_id)
+
+    def _helper(self, name: str, text: str) -> Path:
+        path = self.root / ".bin" / name
+        content = text.replace("{python}", sys.executable)
+        if not path.exists() or path.read_text() != content:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            staged = path.with_suffix(".tmp")
+            staged.write_text(content)
+            staged.chmod(0o700)
+            staged.replace(path)
+        return path
+
+    @asynccontextmanager
+    async def _remote_env(self, app_id: int, url: str, auth: GitAuth) -> AsyncIterator[dict[str, str]]:
+        """The environment that lets git reach this remote with the app's credentials; a key file
+        exists (mode 0600, in a private directory) only while the command runs."""
+        env: dict[str, str] = {}
+        if is_http_url(url) and auth.token:
+            env["GIT_ASKPASS"] = str(self._helper("mist-askpass", _ASKPASS_HELPER))
+            env["MIST_GIT_TOKEN"] = auth.token
+        if not is_ssh_url(url):
+            yield env
+            return
+        if not auth.ssh_key:
+            raise GitError(
+                "an ssh remote needs the app's deploy key: create it with POST /api/apps/deployKey and "
+                "add its public key to the repository"
+            )
+        known_hosts = self.known_hosts_path(app_id)
+        known_hosts.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=".key-", dir=self.root))
+        try:
+            key_file = private / "id_ed25519"
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(auth.ssh_key)
+            env.update({
+                "GIT_SSH": str(self._helper("mist-ssh", _SSH_HELPER)),
+                "GIT_SSH_VARIANT": "ssh",
+                "MIST_SSH_KEY": str(key_file),
+                "MIST_SSH_KNOWN_HOSTS": str(known_hosts),
+            })
+            yield env
+        finally:
+            await asyncio.to_thread(shutil.rmtree, private, True)
 
     async def _ensure_mirror(self, app_id: int, url: str) -> Path:
         mirror = self.mirror_path(app_id)
@@ -179,7 +292,7 @@ class GitRepos:
 
     async def _git(
         self, args: list[str], cwd: Path, what: str = "", sink: LineSink | None = None,
-        index_file: Path | None = None,
+        index_file: Path | None = None, extra_env: dict[str, str] | None = None,
     ) -> str:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -187,7 +300,8 @@ class GitRepos:
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_ASKPASS": "/bin/false",
             "SSH_ASKPASS": "/bin/false",
-            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+            # Only _remote_env's helper may open ssh connections, with the app's key.
+            "GIT_SSH": "/bin/false",
             # Remotes may only use network transports; the local mirror clone opts in explicitly.
             "GIT_PROTOCOL_FROM_USER": "0",
             "GIT_CONFIG_NOSYSTEM": "1",
@@ -195,6 +309,7 @@ class GitRepos:
         }
         if index_file is not None:
             env["GIT_INDEX_FILE"] = str(index_file)
+        env.update(extra_env or {})
         proc = await asyncio.create_subprocess_exec(
             # No surprise pauses: background maintenance never runs inside a deploy.
             "git", "-c", "gc.auto=0", "-c", "maintenance.auto=false", *args, cwd=cwd, env=env,
@@ -226,7 +341,28 @@ class GitRepos:
                 await proc.wait()
             raise
         if proc.returncode != 0:
-            detail = next((e for e in reversed(errors) if e.startswith(("fatal:", "error:"))), "")
-            detail = detail or (errors[-1] if errors else f"exit code {proc.returncode}")
-            raise GitError(f"git could not {what or args[0]}: {detail}")
+            raise GitError(f"git could not {what or args[0]}: {_explain(errors, proc.returncode, env)}")
         return stdout.decode(errors="replace")
+
+
+def _explain(errors: list[str], code: int | None, env: dict[str, str]) -> str:
+    """The reason a user can act on: authentication problems are named as such, since git itself
+    ends them all with the same "Could not read from remote repository"."""
+    text = "\n".join(errors)
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text or "Host key verification failed" in text:
+        return (
+            "the git server's SSH host key has changed since Mist first connected to it, so Mist refuses "
+            "to fetch (the server may be impersonated). If the key change is expected, forget the pinned "
+            "key with POST /api/apps/deployKey {appId, forgetHostKeys: true}"
+        )
+    if "Permission denied (publickey" in text:
+        return (
+            "the git server refused the app's deploy key (Permission denied (publickey)): add the public key "
+            "from POST /api/apps/deployKey to the repository's deploy keys"
+        )
+    if "Authentication failed" in text or "could not read Username" in text or "could not read Password" in text:
+        if "MIST_GIT_TOKEN" in env:
+            return "the git server refused the app's access token (gitToken): check it and its permissions"
+        return "the repository needs credentials: set the app's gitToken (or use an ssh URL with a deploy key)"
+    detail = next((e for e in reversed(errors) if e.startswith(("fatal:", "error:"))), "")
+    return detail or (errors[-1] if errors else f"exit code {code}")

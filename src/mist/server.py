@@ -11,7 +11,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from mist.api import apps, audit, auth, deployments, domains, errors, projects, tokens, users, webhooks, ws
+from mist.api import (
+    apps,
+    audit,
+    auth,
+    containers,
+    deployments,
+    domains,
+    errors,
+    projects,
+    tokens,
+    users,
+    webhooks,
+    ws,
+)
 from mist.config import Settings
 from mist.errors import MistError
 from mist.services import Services, build_services
@@ -61,7 +74,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app = FastAPI(title="Mist", version="0.1.0", lifespan=lifespan)
     app.state.services = svc
     errors.install(app)
-    for module in (auth, users, tokens, audit, projects, apps, domains, deployments, webhooks, ws):
+    for module in (auth, users, tokens, audit, projects, apps, domains, containers, deployments, webhooks, ws):
         app.include_router(module.router)
     app.include_router(web.router)
     return app

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mist.cleanup import Cleanup
 from mist.config import Settings
+from mist.containers import Containers
 from mist.db.engine import Database
 from mist.deploy.events import EventBus
 from mist.deploy.logs import LogStore
@@ -15,6 +16,7 @@ from mist.git import GitRepos
 from mist.proxy.caddy import CaddyProxy
 from mist.proxy.router import Router
 from mist.runtime.docker import DockerRuntime
+from mist.secretbox import SecretBox
 
 
 @dataclass
@@ -29,6 +31,8 @@ class Services:
     workers: Workers
     deployments: Deployments
     cleanup: Cleanup
+    box: SecretBox
+    containers: Containers
 
 
 def build_services(settings: Settings) -> Services:
@@ -43,12 +47,15 @@ def build_services(settings: Settings) -> Services:
         if settings.proxy_enabled else None
     )
     router = Router(db, runtime, proxy)
-    workers = Workers(settings, db, bus, logs, runtime, git, router)
+    box = SecretBox(settings.secret_file)
+    workers = Workers(settings, db, bus, logs, runtime, git, router, box)
     return Services(
         settings=settings, db=db, bus=bus, logs=logs, runtime=runtime, git=git, router=router,
         workers=workers,
         deployments=Deployments(
-            db, git, logs, workers, runtime, settings.template_images, settings.image_retention
+            db, git, logs, workers, runtime, settings.template_images, settings.image_retention, box
         ),
         cleanup=Cleanup(runtime, git, logs),
+        box=box,
+        containers=Containers(db, runtime, router, settings),
     )

@@ -8,6 +8,7 @@ from mist.config import Settings
 from mist.db.engine import Database
 from mist.db.models import App, Deployment, EnvVar
 from mist.deploy.plan import Runtime, build_request, container_request, load_plan
+from mist.secretbox import SecretBox
 
 
 def with_deployment(db: Database, app: App) -> Database:
@@ -29,7 +30,7 @@ def test_source_app_builds_from_its_root_and_runs_with_its_env(tmp_path: Path, d
         ],
     )
     settings = Settings(data_dir=tmp_path)
-    plan = with_deployment(db, app).call(load_plan, 9, settings)
+    plan = with_deployment(db, app).call(load_plan, 9, settings, SecretBox(tmp_path / "secret.key"))
 
     build = build_request(plan, tmp_path / "checkout")
     assert build.context_dir == tmp_path / "checkout" / "services/api"
@@ -55,7 +56,7 @@ def test_database_app_uses_the_configured_image_a_volume_and_no_password_in_argv
         env_vars=[EnvVar(key="REDIS_PASSWORD", value="pw-123456", is_secret=True, build_time=False, runtime=True)],
     )
     settings = Settings(data_dir=tmp_path, template_images={"redis": "local/redis:7"})
-    plan = with_deployment(db, app).call(load_plan, 9, settings)
+    plan = with_deployment(db, app).call(load_plan, 9, settings, SecretBox(tmp_path / "secret.key"))
     assert not plan.builds_from_source
     assert plan.runtime.strategy == "recreate"
     run = container_request(plan, plan.template_image)

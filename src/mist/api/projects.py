@@ -47,4 +47,5 @@ def delete(project_id: ProjectId, user: CurrentUser, svc: Svc) -> dict:
     with svc.db.session() as session:
         removed = projects.delete(session, user, project_id)
     svc.cleanup.remove(removed)
+    svc.cleanup.remove_network(project_id)
     return ok(None, "Project deleted")

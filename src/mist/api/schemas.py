@@ -64,8 +64,15 @@ RelPath = Annotated[str, StringConstraints(max_length=1024)]
 Branch = Annotated[str, StringConstraints(max_length=255)]
 
 
+GitToken = Annotated[str, StringConstraints(max_length=4096)]
+CpuLimit = Annotated[float, Field(strict=False, gt=0, le=1024)]
+MemoryLimit = Annotated[int, Field(strict=True, ge=6, le=4 * 1024 * 1024)]  # MiB; the engine needs 6 at least
+RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
+
+
 class RuntimeFieldsIn(Body):
-    """When and how an app moves to a new version; unset fields keep their defaults or values."""
+    """When and how an app moves to a new version; unset fields keep their defaults or values.
+    Limits and the restart policy are cleared with null."""
 
     deploymentStrategy: Literal["auto", "manual"] | None = None
     updateStrategy: Literal["rolling", "recreate"] | None = None
@@ -74,6 +81,11 @@ class RuntimeFieldsIn(Body):
     healthcheckTimeout: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
     healthcheckRetries: Annotated[int, Field(strict=True, ge=1, le=1000)] | None = None
     healthcheckStartPeriod: Annotated[int, Field(strict=True, ge=0, le=3600)] | None = None
+    cpuLimit: CpuLimit | None = None
+    memoryLimit: MemoryLimit | None = None
+    restartPolicy: RestartPolicy | None = None
+    # Write-only: for http(s) remotes, given to git by an askpass program. "" removes it.
+    gitToken: GitToken | None = None
 
 
 class AppCreateIn(RuntimeFieldsIn):
@@ -132,3 +144,49 @@ class AppIdIn(Body):
 
 class ProjectIdIn(Body):
     projectId: Id
+
+
+class AppDeleteIn(Body):
+    appId: Id
+    deleteVolumes: bool = False  # also delete the app's Docker volumes, with their data
+
+
+class DeployKeyIn(Body):
+    appId: Id
+    rotate: bool = False
+    forgetHostKeys: bool = False  # after a git server's host key changed on purpose
+
+
+EnvKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+EnvValue = Annotated[str, StringConstraints(max_length=65536)]
+
+
+class EnvCreateIn(Body):
+    appId: Id
+    key: EnvKey
+    value: EnvValue
+    secret: bool = False
+    buildTime: bool = False
+    runtime: bool = True
+
+
+class EnvUpdateIn(Body):
+    id: Id
+    key: EnvKey | None = None
+    value: EnvValue | None = None
+    secret: bool | None = None
+    buildTime: bool | None = None
+    runtime: bool | None = None
+
+
+class VolumeCreateIn(Body):
+    appId: Id
+    name: Annotated[str, StringConstraints(min_length=1, max_length=63)]
+    containerPath: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    hostPath: Annotated[str, StringConstraints(max_length=1024)] = ""
+    readOnly: bool = False
+
+
+class VolumeDeleteIn(Body):
+    id: Id
+    removeData: bool = False

@@ -1,4 +1,11 @@
-"""WS /ws/deployment/logs?deploymentId=N: replay what is logged, then stream until the end.
+"""The live streams.
+
+WS /ws/container/logs?appId=N&tail=100: the runtime logs of the app's container, live, as
+`{"type": "log", "data": {"timestamp", "line"}}`; a `status` message when the container stops,
+and the stream goes on when it (or the next deployment's container) runs again. Secrets are
+redacted. It ends when the watcher leaves.
+
+WS /ws/deployment/logs?deploymentId=N: replay what is logged, then stream until the end.
 
 A watcher first gets every stored line (from `since`, the seq to resume from after a dropped
 connection, if given), then the current status; while the deployment runs it gets
@@ -70,6 +77,50 @@ async def deployment_logs(websocket: WebSocket) -> None:
             await _stream(websocket, sub, len(lines), last)
         except WebSocketDisconnect:
             return
+
+
+@router.websocket("/ws/container/logs")
+async def container_logs(websocket: WebSocket) -> None:
+    svc: Services = websocket.app.state.services
+    found = await asyncio.to_thread(
+        svc.db.call, identify, websocket.cookies.get(COOKIE_NAME), websocket.headers.get("authorization")
+    )
+    if found is None:
+        return await _deny(websocket, 401, "sign in first: no valid session or API token")
+    raw = websocket.query_params.get("appId", "")
+    if not raw.isdigit() or not 1 <= int(raw) < 2**63:
+        return await _deny(websocket, 400, "appId: required, a positive integer")
+    tail = websocket.query_params.get("tail", "100")
+    if not tail.isdigit() or not 0 <= int(tail) <= 10_000:
+        return await _deny(websocket, 400, "tail: a number of lines from 0 to 10000")
+    try:
+        target = await svc.containers.target(found[0], int(raw))
+        target.require_container()
+    except MistError as exc:
+        return await _deny(websocket, status_of(exc), exc.message)
+
+    await websocket.accept()
+    gone = asyncio.ensure_future(_until_disconnect(websocket))
+    stream = asyncio.ensure_future(_send_all(websocket, svc.containers.follow(target, int(tail))))
+    try:
+        await asyncio.wait({gone, stream}, return_when=asyncio.FIRST_COMPLETED)
+        if stream.done() and not stream.cancelled() and stream.exception() is not None:
+            exc = stream.exception()
+            log.error("container logs of app %s: %s", target.app_id, exc)
+            reason = exc.message if isinstance(exc, MistError) else "internal error"
+            await websocket.send_json(message("error", {"message": reason}))
+            await websocket.close()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        for task in (gone, stream):
+            task.cancel()
+        await asyncio.wait({gone, stream})
+
+
+async def _send_all(websocket: WebSocket, events) -> None:  # noqa: ANN001 - an async iterator of messages
+    async for event in events:
+        await websocket.send_json(event)
 
 
 async def _finish(websocket: WebSocket, status: str, error: str, data: dict) -> None:

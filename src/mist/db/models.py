@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -157,6 +158,14 @@ class App(Base):
     healthcheck_start_period: Mapped[int] = mapped_column(Integer, default=0)
     deployment_strategy: Mapped[str] = mapped_column(String(16), default="auto")  # auto | manual (pushes)
     webhook_secret: Mapped[str] = mapped_column(String(128), default="")
+    # Private repositories: the deploy key's private half and the access token are stored
+    # encrypted (mist.secretbox); neither is ever returned.
+    deploy_key_public: Mapped[str] = mapped_column(Text, default="")
+    deploy_key_private: Mapped[str] = mapped_column(Text, default="")
+    git_token: Mapped[str] = mapped_column(Text, default="")
+    cpu_limit: Mapped[float | None] = mapped_column(Float)  # CPUs
+    memory_limit: Mapped[int | None] = mapped_column(Integer)  # MiB
+    restart_policy: Mapped[str] = mapped_column(String(16), default="")  # "" = Mist's default
     # Last deployment_number handed out; incremented in the same statement that reads it.
     deployment_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -194,6 +203,22 @@ class EnvVar(Base):
     is_secret: Mapped[bool] = mapped_column(Boolean, default=False)
     build_time: Mapped[bool] = mapped_column(Boolean, default=False)
     runtime: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Volume(Base):
+    """Written by mist.volumes. A named Docker volume of the app, or (owners and admins only) a host
+    directory, mounted at container_path from the next deployment on."""
+
+    __tablename__ = "volumes"
+    __table_args__ = (UniqueConstraint("app_id", "name"), UniqueConstraint("app_id", "container_path"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    container_path: Mapped[str] = mapped_column(String(1024))
+    host_path: Mapped[str] = mapped_column(String(1024), default="")  # "" = a named volume
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Deployment(Base):

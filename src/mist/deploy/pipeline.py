@@ -70,6 +70,7 @@ class Pipeline:
 
     async def run(self, plan: DeployPlan) -> ContainerState:
         image = await self.image(plan)
+        await self.prepare(plan)
         if plan.runtime.strategy == "rolling":
             return await self.rolling(plan, image)
         return await self.recreate(plan, image)
@@ -93,9 +94,13 @@ class Pipeline:
             await self.report.log(f"Using image {plan.template_image}")
         if not await asyncio.to_thread(self.runtime.image_id, plan.image_tag):
             raise BuildFailed(f"image {plan.image_tag} is not on this machine")
+        return plan.image_tag
+
+    async def prepare(self, plan: DeployPlan) -> None:
+        """The project's network and the app's volumes, labelled so deleting the app finds them."""
+        await asyncio.to_thread(self.runtime.ensure_network, plan.network, plan.network_labels)
         for name in plan.runtime.volumes:
             await asyncio.to_thread(self.runtime.ensure_volume, name, plan.labels)
-        return plan.image_tag
 
     async def rolling(self, plan: DeployPlan, image: str) -> ContainerState:
         """Start beside the current container, wait for health, switch traffic, drain, stop old."""
@@ -143,7 +148,9 @@ class Pipeline:
 
     async def clone(self, plan: DeployPlan, checkout: Path) -> None:
         await asyncio.to_thread(shutil.rmtree, checkout, True)
-        await self.git.checkout(plan.app_id, plan.git_url, plan.commit_hash, checkout, self.report.log)
+        await self.git.checkout(
+            plan.app_id, plan.git_url, plan.commit_hash, checkout, self.report.log, auth=plan.git_auth
+        )
         _check_inside(checkout, plan.root_directory, "rootDirectory", want_dir=True)
         _check_inside(checkout / plan.root_directory, plan.dockerfile_path, "dockerfilePath", want_dir=False)
 

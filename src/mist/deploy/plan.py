@@ -11,15 +11,24 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mist import references
 from mist.config import Settings
-from mist.db.models import App, Deployment
+from mist.db.models import App, Deployment, Volume
 from mist.deploy.health import HealthCheck
-from mist.git import url_secrets
-from mist.runtime.docker import APP_LABEL, DEPLOYMENT_LABEL, image_repository
+from mist.git import GitAuth, url_secrets
+from mist.runtime.docker import APP_LABEL, DEPLOYMENT_LABEL, PROJECT_LABEL, image_repository
 from mist.runtime.requests import BuildRequest, ContainerRequest
+from mist.secretbox import SecretBox
 from mist.templates import TEMPLATES, template_image, volume_name
+from mist.volumes import docker_name
+
+
+def network_name(project_id: int) -> str:
+    """Each project's apps share one network, where each is reachable by its name."""
+    return f"mist-project-{project_id}"
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,10 @@ class Runtime:
     command: list[str] | None = None
     volumes: dict[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
+    binds: dict[str, str] = field(default_factory=dict)
+    read_only: tuple[str, ...] = ()
+    cpu_limit: float | None = None
+    memory_limit: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -43,6 +56,7 @@ class Runtime:
         data = json.loads(text)
         data["health"] = HealthCheck(**data["health"])
         data["secrets"] = tuple(data["secrets"])
+        data["read_only"] = tuple(data.get("read_only", ()))
         return cls(**data)
 
 
@@ -60,6 +74,8 @@ class DeployPlan:
     runtime: Runtime
     template_image: str = ""  # database apps build nothing and run this
     rollback_image: str = ""  # a rollback neither clones nor builds, and runs this
+    project_id: int = 0
+    git_auth: GitAuth = field(default_factory=GitAuth, repr=False)
 
     @property
     def builds_from_source(self) -> bool:
@@ -75,18 +91,37 @@ class DeployPlan:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return self.runtime.secrets
+        return self.runtime.secrets + tuple(s for s in (self.git_auth.token,) if s)
+
+    @property
+    def network(self) -> str:
+        return network_name(self.project_id)
+
+    @property
+    def network_labels(self) -> dict[str, str]:
+        return {PROJECT_LABEL: str(self.project_id)}
 
 
-def _runtime(app: App, settings: Settings) -> Runtime:
+def _runtime(session: Session, app: App, settings: Settings) -> Runtime:
     env = {e.key: e.value for e in app.env_vars if e.runtime}
     if app.port and "PORT" not in env:
         env["PORT"] = str(app.port)  # the Heroku convention many frameworks read
+    env, referenced_secrets = references.resolve(session, app.project_id, env)
     template = TEMPLATES.get(app.template_name)
+    volumes = {volume_name(app.id): template.data_path} if template else {}
+    binds: dict[str, str] = {}
+    read_only: list[str] = []
+    for volume in session.scalars(select(Volume).where(Volume.app_id == app.id).order_by(Volume.id)):
+        if volume.host_path:
+            binds[volume.host_path] = volume.container_path
+        else:
+            volumes[docker_name(volume)] = volume.container_path
+        if volume.read_only:
+            read_only.append(volume.container_path)
     return Runtime(
         env=env,
         port=app.port,
-        restart_policy=settings.restart_policy,
+        restart_policy=app.restart_policy or settings.restart_policy,
         # A database holds its volume exclusively: two containers on it at once would corrupt it.
         strategy="recreate" if template else app.update_strategy,
         health=HealthCheck(
@@ -94,20 +129,37 @@ def _runtime(app: App, settings: Settings) -> Runtime:
             retries=app.healthcheck_retries, start_period=app.healthcheck_start_period,
         ),
         command=["sh", "-c", template.shell_command] if template and template.shell_command else None,
-        volumes={volume_name(app.id): template.data_path} if template else {},
-        secrets=tuple(e.value for e in app.env_vars if e.is_secret) + tuple(url_secrets(app.git_repository)),
+        volumes=volumes,
+        secrets=tuple(e.value for e in app.env_vars if e.is_secret) + tuple(url_secrets(app.git_repository))
+        + tuple(referenced_secrets),
+        binds=binds,
+        read_only=tuple(read_only),
+        cpu_limit=app.cpu_limit,
+        memory_limit=app.memory_limit,
     )
 
 
-def load_plan(session: Session, deployment_id: int, settings: Settings) -> DeployPlan:
+def git_auth(app: App, box: SecretBox) -> GitAuth:
+    return GitAuth(
+        ssh_key=box.decrypt(app.deploy_key_private) if app.deploy_key_private else "",
+        token=box.decrypt(app.git_token) if app.git_token else "",
+    )
+
+
+def load_plan(session: Session, deployment_id: int, settings: Settings, box: SecretBox) -> DeployPlan:
     deployment = session.get(Deployment, deployment_id)
     app = session.get(App, deployment.app_id)
+    build_args, _ = references.resolve(
+        session, app.project_id, {e.key: e.value for e in app.env_vars if e.build_time}
+    )
     plan = DeployPlan(
         deployment_id=deployment.id, app_id=app.id, app_name=app.name, app_type=app.app_type,
         commit_hash=deployment.commit_hash, git_url=app.git_repository,
         root_directory=app.root_directory, dockerfile_path=app.dockerfile_path,
-        build_args={e.key: e.value for e in app.env_vars if e.build_time},
-        runtime=_runtime(app, settings),
+        build_args=build_args,
+        runtime=_runtime(session, app, settings),
+        project_id=app.project_id,
+        git_auth=git_auth(app, box),
     )
     if deployment.rollback_of is not None:
         source = session.get(Deployment, deployment.rollback_of)
@@ -142,5 +194,11 @@ def container_request(plan: DeployPlan, image: str, beside_current: bool = False
         port=plan.runtime.port,
         restart_policy=plan.runtime.restart_policy,
         volumes=plan.runtime.volumes,
+        binds=plan.runtime.binds,
+        read_only=plan.runtime.read_only,
         command=plan.runtime.command,
+        network=plan.network,
+        aliases=(plan.app_name,),
+        cpu_limit=plan.runtime.cpu_limit,
+        memory_limit=plan.runtime.memory_limit,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mist.auth.permissions import app_for, deployment_for
 from mist.db.engine import Database
@@ -13,7 +13,9 @@ from mist.deploy.logs import LogStore
 from mist.deploy.stages import PENDING, ROLLED_BACK, SUCCESS
 from mist.deploy.worker import StopOutcome, Workers, append_line, publish_final
 from mist.errors import Conflict
-from mist.git import Commit, GitRepos
+from mist.deploy.plan import git_auth
+from mist.git import Commit, GitAuth, GitRepos
+from mist.secretbox import SecretBox
 from mist.runtime.docker import DockerRuntime
 from mist.templates import template_image
 
@@ -27,11 +29,12 @@ class _Target:
     git_url: str
     branch: str
     template: str
+    auth: GitAuth = field(repr=False)
 
 
-def _target(session, user: User, app_id: int) -> _Target:
+def _target(session, user: User, app_id: int, box: SecretBox) -> _Target:
     app = app_for(session, user, app_id)
-    return _Target(app.id, app.app_type, app.git_repository, app.git_branch, app.template_name)
+    return _Target(app.id, app.app_type, app.git_repository, app.git_branch, app.template_name, git_auth(app, box))
 
 
 def _enqueue(session, user: User, app_id: int, commit: Commit) -> Deployment:
@@ -71,8 +74,9 @@ def _rollback(session, user: User, deployment_id: int, retention: int) -> Deploy
 class Deployments:
     def __init__(
         self, db: Database, git: GitRepos, logs: LogStore, workers: Workers, runtime: DockerRuntime,
-        template_images: dict[str, str], image_retention: int,
+        template_images: dict[str, str], image_retention: int, box: SecretBox,
     ) -> None:
+        self.box = box
         self.db = db
         self.git = git
         self.logs = logs
@@ -83,12 +87,12 @@ class Deployments:
 
     async def trigger(self, user: User, app_id: int) -> dict:
         """Resolves the branch to its exact commit now, then queues the deployment."""
-        target = await asyncio.to_thread(self.db.call, _target, user, app_id)
+        target = await asyncio.to_thread(self.db.call, _target, user, app_id, self.box)
         if target.app_type == "database":
             image = template_image(target.template, self.template_images)
             commit = Commit("", f"Deploy {target.template} template ({image})")
         else:
-            commit = await self.git.resolve(target.app_id, target.git_url, target.branch)
+            commit = await self.git.resolve(target.app_id, target.git_url, target.branch, target.auth)
         deployment = await asyncio.to_thread(self.db.call, _enqueue, user, app_id, commit)
         self.workers.notify()
         return store.to_json(deployment)

@@ -26,6 +26,7 @@ from mist.deploy.plan import DeployPlan, load_plan
 from mist.deploy.stages import COMPLETED, FAILED, STOPPED, Stage
 from mist.errors import MistError
 from mist.git import GitRepos
+from mist.secretbox import SecretBox
 from mist.runtime.docker import DockerRuntime
 
 log = logging.getLogger(__name__)
@@ -119,9 +120,10 @@ class _Running:
 class Workers:
     def __init__(
         self, settings: Settings, db: Database, bus: EventBus, logs: LogStore,
-        runtime: DockerRuntime, git: GitRepos, router: Router,
+        runtime: DockerRuntime, git: GitRepos, router: Router, box: SecretBox,
     ) -> None:
         self.settings = settings
+        self.box = box
         self.db = db
         self.bus = bus
         self.logs = logs
@@ -240,7 +242,13 @@ class Workers:
             waiter.cancel()
 
     async def run_one(self, deployment_id: int, worker: str) -> None:
-        plan: DeployPlan = await asyncio.to_thread(self.db.call, load_plan, deployment_id, self.settings)
+        try:
+            plan: DeployPlan = await asyncio.to_thread(
+                self.db.call, load_plan, deployment_id, self.settings, self.box
+            )
+        except MistError as exc:
+            await asyncio.shield(self._unplannable(deployment_id, worker, exc.message))
+            return
         writer = self.logs.writer(deployment_id, Redactor(plan.secrets))
         reporter = DeploymentReporter(self.db, self.bus, writer, deployment_id, worker)
         heartbeat = asyncio.create_task(self._heartbeat(deployment_id, worker))
@@ -268,6 +276,14 @@ class Workers:
             writer.close()
             running.done.set()
             del self._running[deployment_id]
+
+    async def _unplannable(self, deployment_id: int, worker: str, reason: str) -> None:
+        """Fails a deployment before anything ran, e.g. an env var refers to an app deleted since."""
+        writer = self.logs.writer(deployment_id, Redactor(()))
+        try:
+            await DeploymentReporter(self.db, self.bus, writer, deployment_id, worker).finish(FAILED, reason)
+        finally:
+            writer.close()
 
     async def _stopped(self, plan: DeployPlan, reporter: DeploymentReporter, reason: str) -> None:
         if plan.builds_from_source:

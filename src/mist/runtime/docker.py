@@ -14,13 +14,15 @@ from typing import Any
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from mist.errors import BuildFailed, RuntimeEngineError
+from mist.errors import BuildFailed, Conflict, RuntimeEngineError
 from mist.runtime.requests import BuildRequest, ContainerRequest, ContainerState
 
 log = logging.getLogger(__name__)
 
 APP_LABEL = "mist.app"
 DEPLOYMENT_LABEL = "mist.deployment"
+PROJECT_LABEL = "mist.project"
+CPU_PERIOD = 100_000  # µs; a CPU limit is a quota of this period, which `docker update` can change
 
 
 def image_repository(app_id: int) -> str:
@@ -165,6 +167,100 @@ class DockerRuntime:
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot inspect volume {name}: {_explain(exc)}") from exc
 
+    def remove_volume(self, name: str) -> None:
+        try:
+            self.client.api.remove_volume(name)
+        except NotFound:
+            return
+        except APIError as exc:
+            if exc.status_code == 409:
+                raise Conflict(f"volume {name} is in use by a container; redeploy without it first") from exc
+            raise RuntimeEngineError(f"cannot remove volume {name}: {_explain(exc)}") from exc
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot remove volume {name}: {_explain(exc)}") from exc
+
+    def app_volumes(self, app_id: int) -> list[str]:
+        try:
+            found = self.client.api.volumes(filters={"label": f"{APP_LABEL}={app_id}"})
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot list volumes: {_explain(exc)}") from exc
+        return [v["Name"] for v in (found or {}).get("Volumes") or []]
+
+    def ensure_network(self, name: str, labels: dict[str, str]) -> None:
+        api = self.client.api
+        try:
+            if not api.networks(names=[name]):
+                api.create_network(name, driver="bridge", labels=labels, check_duplicate=True)
+        except APIError as exc:
+            if exc.status_code == 409:
+                return  # created meanwhile by another deployment of the project
+            raise RuntimeEngineError(f"cannot create network {name}: {_explain(exc)}") from exc
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot create network {name}: {_explain(exc)}") from exc
+
+    def remove_network(self, name: str) -> None:
+        api = self.client.api
+        try:
+            for network in api.networks(names=[name]):
+                api.remove_network(network["Id"])
+        except NotFound:
+            return
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot remove network {name}: {_explain(exc)}") from exc
+
+    def stop(self, container_id: str, timeout: int = 10) -> None:
+        try:
+            self.client.api.stop(container_id, timeout=timeout)
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot stop container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def start(self, container_id: str) -> None:
+        try:
+            self.client.api.start(container_id)
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot start container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def restart(self, container_id: str, timeout: int = 10) -> None:
+        try:
+            self.client.api.restart(container_id, timeout=timeout)
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot restart container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def update_resources(self, container_id: str, cpu_limit: float | None, memory_limit: int | None,
+                         restart_policy: str) -> None:
+        """Applies limits and restart policy to a container in place (what a restart picks up)."""
+        limits: dict[str, Any] = {}
+        if cpu_limit:
+            limits.update(cpu_period=CPU_PERIOD, cpu_quota=int(cpu_limit * CPU_PERIOD))
+        if memory_limit:
+            limits.update(mem_limit=f"{memory_limit}m", memswap_limit=f"{memory_limit}m")
+        try:
+            self.client.api.update_container(container_id, restart_policy={"Name": restart_policy}, **limits)
+        except DockerException as exc:
+            raise RuntimeEngineError(
+                f"cannot update the limits of container {container_id[:12]}: {_explain(exc)}"
+            ) from exc
+
+    def logs(self, container_id: str, tail: int) -> list[str]:
+        try:
+            raw = self.client.api.logs(container_id, tail=tail, timestamps=True)
+        except NotFound:
+            return []
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot read the logs of {container_id[:12]}: {_explain(exc)}") from exc
+        return raw.decode(errors="replace").splitlines()
+
+    def follow_logs(self, container_id: str, tail: int | str, since: float | None = None) -> Any:
+        """A blocking stream of log chunks (stdout and stderr, with timestamps) until the container
+        stops; its close() ends it from another thread."""
+        try:
+            return self.client.api.logs(
+                container_id, stream=True, follow=True, tail=tail, timestamps=True,
+                since=since,
+            )
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot follow the logs of {container_id[:12]}: {_explain(exc)}") from exc
+
     def app_containers(self, app_id: int) -> list[ContainerState]:
         try:
             found = self.client.containers.list(all=True, filters={"label": f"{APP_LABEL}={app_id}"})
@@ -199,14 +295,29 @@ class DockerRuntime:
     def run(self, request: ContainerRequest) -> ContainerState:
         api = self.client.api
         try:
+            mounts = {**request.volumes, **request.binds}
             host_config = api.create_host_config(
                 restart_policy={"Name": request.restart_policy} if request.restart_policy != "no" else None,
-                binds={name: {"bind": path, "mode": "rw"} for name, path in request.volumes.items()},
+                binds={
+                    source: {"bind": path, "mode": "ro" if path in request.read_only else "rw"}
+                    for source, path in mounts.items()
+                },
                 init=request.init,
+                network_mode=request.network or None,
+                cpu_period=CPU_PERIOD if request.cpu_limit else None,
+                cpu_quota=int(request.cpu_limit * CPU_PERIOD) if request.cpu_limit else None,
+                mem_limit=f"{request.memory_limit}m" if request.memory_limit else None,
+                memswap_limit=f"{request.memory_limit}m" if request.memory_limit else None,
+            )
+            networking = (
+                api.create_networking_config(
+                    {request.network: api.create_endpoint_config(aliases=list(request.aliases))}
+                )
+                if request.network else None
             )
             created = api.create_container(
                 request.image, command=request.command, name=request.name, labels=request.labels,
-                environment=request.env, host_config=host_config, detach=True,
+                environment=request.env, host_config=host_config, networking_config=networking, detach=True,
             )
             api.start(created["Id"])
             return _state(api.inspect_container(created["Id"]))
@@ -264,6 +375,7 @@ class DockerRuntime:
 
 def _state(attrs: dict) -> ContainerState:
     state = attrs.get("State", {})
+    host = attrs.get("HostConfig") or {}
     settings = attrs.get("NetworkSettings", {})
     networks = settings.get("Networks") or {}
     ip = settings.get("IPAddress") or next(
@@ -277,6 +389,11 @@ def _state(attrs: dict) -> ContainerState:
         ip_address=ip,
         labels=(attrs.get("Config") or {}).get("Labels") or {},
         restart_count=attrs.get("RestartCount", 0),
+        started_at=state.get("StartedAt", "") if state.get("Running") else "",
+        image=(attrs.get("Config") or {}).get("Image", ""),
+        cpu_limit=(host.get("CpuQuota") / (host.get("CpuPeriod") or CPU_PERIOD)) if host.get("CpuQuota") else None,
+        memory_limit=host["Memory"] // (1024 * 1024) if host.get("Memory") else None,
+        restart_policy=(host.get("RestartPolicy") or {}).get("Name") or "no",
     )
 
 

@@ -23,7 +23,13 @@ class ContainerRequest:
     port: int | None = None
     restart_policy: str = "unless-stopped"
     volumes: dict[str, str] = field(default_factory=dict)  # volume name -> path in the container
+    binds: dict[str, str] = field(default_factory=dict)  # host directory -> path in the container
+    read_only: tuple[str, ...] = ()  # paths in the container mounted read-only
     command: list[str] | None = None
+    network: str = ""  # "" = the engine's default bridge
+    aliases: tuple[str, ...] = ()  # DNS names on `network`
+    cpu_limit: float | None = None  # CPUs
+    memory_limit: int | None = None  # MiB
     # An init process as PID 1 forwards SIGTERM, so apps that install no handler still stop
     # promptly (and zombies are reaped) instead of waiting out the stop timeout.
     init: bool = True
@@ -38,6 +44,11 @@ class ContainerState:
     ip_address: str
     labels: dict[str, str]
     restart_count: int = 0
+    started_at: str = ""
+    image: str = ""
+    cpu_limit: float | None = None  # as applied to the container
+    memory_limit: int | None = None  # MiB
+    restart_policy: str = ""
 
     @property
     def crashed(self) -> bool:
