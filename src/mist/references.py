@@ -76,7 +76,8 @@ def resolve(session: Session, project_id: int, env: dict[str, str]) -> tuple[dic
             if key not in offered:
                 raise InvalidInput(f"env var '{env_key}' refers to {name}.{key}, which no longer exists")
             if key in SECRET_KEYS and target is not None and target.template_name:
-                secrets.append(offered[key])
+                # The password alone too: an app may well log it after parsing the URL.
+                secrets.extend((offered[key], offered["PASSWORD"]))
             return offered[key]
 
         out[env_key] = _REFERENCE.sub(fill, value)

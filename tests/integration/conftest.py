@@ -10,7 +10,7 @@ import docker
 import httpx
 import pytest
 from support.client import MistClient
-from support.engine import mist_servers
+from support.engine import ip_of, mist_servers
 from support.images import ensure_busybox_image, ensure_python_image, ensure_redis_image
 from support.server import MistServer
 
@@ -60,7 +60,7 @@ def container_of(engine: docker.DockerClient, app_id: int):
 def http_get(engine: docker.DockerClient, app_id: int, port: int, timeout: float = 20) -> str:
     """GET / on the app's container through its bridge address, waiting for it to listen."""
     container = container_of(engine, app_id)
-    ip = container.attrs["NetworkSettings"]["IPAddress"]
+    ip = ip_of(container)
     deadline = time.monotonic() + timeout
     while True:
         try:

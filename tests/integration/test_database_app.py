@@ -7,6 +7,7 @@ import time
 
 import docker
 from conftest import container_of
+from support.engine import ip_of
 from support.client import MistClient
 
 
@@ -38,7 +39,7 @@ def test_redis_template_answers_with_its_password_and_keeps_data_across_redeploy
     env = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"])
     password = env["REDIS_PASSWORD"]
     assert len(password) >= 24
-    ip = container.attrs["NetworkSettings"]["IPAddress"]
+    ip = ip_of(container)
     assert redis(ip, "PING").startswith(b"-NOAUTH")
     assert redis(ip, f"AUTH {password}", "SET greeting persisted") == b"+OK\r\n+OK\r\n"
     mounts = container.attrs["Mounts"]
@@ -50,5 +51,5 @@ def test_redis_template_answers_with_its_password_and_keeps_data_across_redeploy
     assert owner.wait_final(app["id"], second["id"], timeout=120)["status"] == "success"
     replaced = container_of(engine, app["id"])
     assert replaced.id != container.id
-    ip = replaced.attrs["NetworkSettings"]["IPAddress"]
+    ip = ip_of(replaced)
     assert redis(ip, f"AUTH {password}", "GET greeting") == b"+OK\r\n$9\r\npersisted\r\n"

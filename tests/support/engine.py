@@ -17,12 +17,20 @@ def connect() -> docker.DockerClient:
 
 
 def remove_mist_objects(engine: docker.DockerClient) -> None:
-    """Containers and volumes of Mist's apps. Every Docker suite shares the one engine, so these
+    """Containers, volumes and project networks of Mist's apps. Every Docker suite shares the one engine, so these
     suites must not run at the same time (app ids, and so container names, repeat across servers)."""
     for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
         container.remove(force=True)
     for volume in engine.volumes.list(filters={"name": "mist-app-"}):
         volume.remove(force=True)
+    for network in engine.networks.list(filters={"label": "mist.project"}):
+        network.remove()
+
+
+def ip_of(container) -> str:  # noqa: ANN001 - a docker SDK container
+    """The container's address on its project network (reachable from the host)."""
+    networks = container.attrs["NetworkSettings"]["Networks"]
+    return next(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))
 
 
 @contextmanager

@@ -65,7 +65,7 @@ Branch = Annotated[str, StringConstraints(max_length=255)]
 
 
 GitToken = Annotated[str, StringConstraints(max_length=4096)]
-CpuLimit = Annotated[float, Field(strict=False, gt=0, le=1024)]
+CpuLimit = Annotated[float, Field(strict=True, gt=0, le=1024)]
 MemoryLimit = Annotated[int, Field(strict=True, ge=6, le=4 * 1024 * 1024)]  # MiB; the engine needs 6 at least
 RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
 

@@ -1,0 +1,70 @@
+"""mist.api.apps: deploy keys and git tokens for private repositories are write-only."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from support.client import MistClient
+
+from mist.db.models import App
+
+
+@pytest.fixture
+def project(mist: MistClient) -> dict:
+    mist.signup()
+    return mist.project()
+
+
+def stored(http: TestClient, app_id: int) -> App:
+    return http.app.state.services.db.call(lambda s: s.get(App, app_id))
+
+
+def test_deploy_key_shows_only_its_public_half_and_is_stored_encrypted(
+    http: TestClient, mist: MistClient, project: dict
+) -> None:
+    app = mist.app(project["id"], "api", "ssh://git@git.example.com/acme/api.git", port=8000)
+    assert app["deployKey"] is None
+    first = mist.post("/api/apps/deployKey", {"appId": app["id"]})["data"]["publicKey"]
+    assert first.startswith("ssh-ed25519 ") and first.endswith(f" mist-app-{app['id']}")
+    # Asking again gives the same key; rotating makes a new one.
+    assert mist.post("/api/apps/deployKey", {"appId": app["id"]})["data"]["publicKey"] == first
+    rotated = mist.post("/api/apps/deployKey", {"appId": app["id"], "rotate": True})["data"]["publicKey"]
+    assert rotated != first
+    assert mist.post("/api/apps/getById", {"appId": app["id"]})["data"]["deployKey"] == rotated
+
+    row = stored(http, app["id"])
+    assert row.deploy_key_private.startswith("v1:") and "PRIVATE KEY" not in row.deploy_key_private
+    everything = str(mist.post("/api/apps/getByProjectId", {"projectId": project["id"]}))
+    assert "PRIVATE KEY" not in everything and row.deploy_key_private not in everything
+
+
+def test_git_token_is_write_only_and_can_be_removed(http: TestClient, mist: MistClient, project: dict) -> None:
+    app = mist.app(project["id"], "api", "https://git.example.com/acme/api.git", port=8000,
+                   gitToken="glpat-secret-123456")
+    assert app["hasGitToken"] is True and "glpat-secret-123456" not in str(app)
+    assert "glpat-secret-123456" not in stored(http, app["id"]).git_token
+    fetched = mist.post("/api/apps/getById", {"appId": app["id"]})["data"]
+    assert "glpat-secret-123456" not in str(fetched) and "gitToken" not in fetched
+
+    # An update that does not mention the token keeps it; "" removes it.
+    mist.put("/api/apps/update", {"appId": app["id"], "port": 9000})
+    assert mist.post("/api/apps/getById", {"appId": app["id"]})["data"]["hasGitToken"] is True
+    cleared = mist.put("/api/apps/update", {"appId": app["id"], "gitToken": ""})["data"]
+    assert cleared["hasGitToken"] is False and stored(http, app["id"]).git_token == ""
+
+
+def test_bad_credentials_input_is_refused(http: TestClient, mist: MistClient, project: dict) -> None:
+    body = {"name": "api", "projectId": project["id"], "gitRepository": "https://h/a.git", "port": 1}
+    response = http.post("/api/apps/create", json={**body, "gitToken": "two words"})
+    assert response.status_code == 400 and "gitToken" in response.json()["message"]
+    db = mist.app(project["id"], "db", appType="database", templateName="redis")
+    response = http.post("/api/apps/deployKey", json={"appId": db["id"]})
+    assert response.status_code == 400 and "database" in response.json()["message"]
+    assert http.post("/api/apps/deployKey", json={"appId": 999}).status_code == 404
+
+
+def test_outsiders_cannot_make_or_read_deploy_keys(http: TestClient, mist: MistClient, project: dict) -> None:
+    app = mist.app(project["id"], "api", "ssh://git@git.example.com/acme/api.git", port=8000)
+    mist.create_user("eve")
+    mist.login("eve@example.com")
+    assert http.post("/api/apps/deployKey", json={"appId": app["id"]}).status_code == 404
