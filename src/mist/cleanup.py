@@ -28,17 +28,28 @@ class Cleanup:
 
     def remove(self, removed: list[Removed]) -> None:
         for item in removed:
-            try:
-                for container in self.runtime.app_containers(item.app_id):
-                    self.runtime.remove(container.id)
-                self.runtime.remove_images(item.app_id)
-                if item.volumes:
-                    for name in self.runtime.app_volumes(item.app_id):
-                        self.runtime.remove_volume(name)
-            except MistError as exc:
-                log.error("app %s deleted, but its containers, images or volumes remain: %s", item.app_id, exc)
+            self._attempt(item.app_id, "containers", self._remove_containers, item.app_id)
+            self._attempt(item.app_id, "images", self.runtime.remove_images, item.app_id)
+            if item.volumes:
+                self._attempt(item.app_id, "volumes", self._remove_volumes, item.app_id)
             self.git.forget(item.app_id)
             self.logs.remove(item.deployment_ids)
+
+    def _remove_containers(self, app_id: int) -> None:
+        for container in self.runtime.app_containers(app_id):
+            self.runtime.remove(container.id)
+
+    def _remove_volumes(self, app_id: int) -> None:
+        for name in self.runtime.app_volumes(app_id):
+            self.runtime.remove_volume(name)
+
+    @staticmethod
+    def _attempt(app_id: int, what: str, step, *args) -> None:  # noqa: ANN001 - a cleanup step
+        """Each kind of leftover on its own: one the engine refuses does not keep the others."""
+        try:
+            step(*args)
+        except MistError as exc:
+            log.error("app %s deleted, but its %s remain: %s", app_id, what, exc)
 
     def remove_network(self, project_id: int) -> None:
         try:

@@ -357,9 +357,14 @@ class DockerRuntime:
             raise RuntimeEngineError(f"cannot remove image {ref}: {_explain(exc)}") from exc
 
     def remove_images(self, app_id: int) -> None:
+        """Removes the app's tags; an image another app was also tagged with (same build, same
+        layers) stays for that app."""
+        repository = image_repository(app_id)
         try:
-            for image in self.client.images.list(name=image_repository(app_id)):
-                self.client.images.remove(image.id, force=True)
+            for image in self.client.images.list(name=repository):
+                for tag in image.tags:
+                    if tag.startswith(f"{repository}:"):
+                        self.client.api.remove_image(tag, force=True)
         except NotFound:
             return
         except DockerException as exc:
