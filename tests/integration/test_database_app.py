@@ -45,7 +45,10 @@ def test_redis_template_answers_with_its_password_and_keeps_data_across_redeploy
     mounts = container.attrs["Mounts"]
     assert [(m["Name"], m["Destination"]) for m in mounts] == [(f"mist-app-{app['id']}-data", "/data")]
     assert password not in owner.logs(first["id"])
-    assert password not in str(owner.post("/api/apps/getById", {"appId": app["id"]}))
+    # The owner reads it only as the connection details, never as an env value.
+    shown = owner.post("/api/apps/getById", {"appId": app["id"]})["data"]
+    assert shown["connection"]["password"] == password
+    assert password not in str(shown["envVars"])
 
     second = owner.deploy(app["id"])
     assert owner.wait_final(app["id"], second["id"], timeout=120)["status"] == "success"

@@ -1,6 +1,6 @@
-"""Project networks on the real engine: a web app reaches its database by name through a referenced
-env var, with no secret copied by hand; an app of another project reaches neither the name nor the
-address."""
+"""Project networks on the real engine: a web app from a private repository reaches its database by
+name through a referenced env var, with no secret copied by hand, and is then read and restarted
+through the API; an app of another project reaches neither the database's name nor its address."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from conftest import container_of, http_get
 from support.client import MistClient
 from support.engine import ip_of
 from support.gitserver import GitServer
+from support.httpgit import TokenGitServer
 
 DOCKERFILE = """\
 FROM mist-test/python:bookworm
@@ -65,15 +66,15 @@ def deployed(owner: MistClient, app: dict) -> None:
 
 
 def test_web_app_reaches_its_database_by_alias_and_other_projects_cannot(
-    owner: MistClient, git_server: GitServer, engine: docker.DockerClient
+    owner: MistClient, git_server: GitServer, token_git_server: TokenGitServer, engine: docker.DockerClient
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
     git_server.create_repo(f"net-web-{suffix}", {"server.py": WEB_PY, "Dockerfile": DOCKERFILE})
     git_server.create_repo(f"net-probe-{suffix}", {"server.py": PROBE_PY, "Dockerfile": DOCKERFILE})
     shop = owner.project("shop")
     cache = owner.app(shop["id"], "cache", appType="database", templateName="redis")
-    web = owner.app(shop["id"], "web", git_server.url_for(f"net-web-{suffix}"), port=8000,
-                    envVars={"REDIS_URL": "${{cache.URL}}"})
+    web = owner.app(shop["id"], "web", token_git_server.url_for(f"net-web-{suffix}"), port=8000,
+                    gitToken=token_git_server.token, envVars={"REDIS_URL": "${{cache.URL}}"})
     deployed(owner, cache)
     deployed(owner, web)
     assert http_get(engine, web["id"], 8000) == repr("+OK\r\n:42\r\n")
@@ -86,6 +87,12 @@ def test_web_app_reaches_its_database_by_alias_and_other_projects_cannot(
     web_deployment = owner.deployments(web["id"])[0]
     assert password not in owner.logs(web_deployment["id"])
     assert password not in str(owner.post("/api/apps/getById", {"appId": web["id"]}))
+
+    # Then read what it printed, and restart it: it comes back on the same database.
+    logs = owner.get("/api/apps/container/logs", appId=web["id"])["data"]["logs"]
+    assert '"GET / HTTP/1.1" 200' in logs and password not in logs
+    assert owner.post(f"/api/apps/container/restart?appId={web['id']}", None)["data"]["state"] == "running"
+    assert http_get(engine, web["id"], 8000) == repr("+OK\r\n:42\r\n")
 
     database = container_of(engine, cache["id"])
     assert list(database.attrs["NetworkSettings"]["Networks"]) == [f"mist-project-{shop['id']}"]
