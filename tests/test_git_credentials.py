@@ -82,10 +82,9 @@ def test_ssh_remote_without_a_deploy_key_says_how_to_get_one(tmp_path: Path, ssh
         asyncio.run(repos.resolve(5, ssh_git_server.url_for("any"), "main", GitAuth()))
 
 
-def test_a_changed_host_key_fails_until_the_pin_is_forgotten(
-    tmp_path: Path, git_server: GitServer, private_repo: tuple[str, list[str]]
-) -> None:
-    name, shas = private_repo
+def test_a_changed_host_key_fails_until_the_pin_is_forgotten(tmp_path: Path, git_server: GitServer) -> None:
+    name = "private-rotation"
+    shas = [git_server.create_repo(name, {"app.txt": "v1\n"}), git_server.commit(name, {"app.txt": "v2\n"}, "v2")]
     private, public = generate_deploy_key("rotation")
     repos = GitRepos(tmp_path / "git", timeout=30)
     auth = GitAuth(ssh_key=private)
@@ -96,8 +95,13 @@ def test_a_changed_host_key_fails_until_the_pin_is_forgotten(
         server.rotate_host_key()
         with pytest.raises(GitError, match="host key has changed"):
             asyncio.run(repos.resolve(8, url, "main", auth))
+        # A worker fetching a pushed commit it lacks fails the same way, before anything is built.
+        pushed = git_server.commit(name, {"app.txt": "v3\n"}, "pushed")
+        with pytest.raises(GitError, match="host key has changed"):
+            asyncio.run(repos.checkout(8, url, pushed, tmp_path / "out", _noop, auth))
+        assert not (tmp_path / "out").exists()
         repos.forget_host_keys(8)
-        assert asyncio.run(repos.resolve(8, url, "main", auth)).hash == shas[1]
+        assert asyncio.run(repos.resolve(8, url, "main", auth)).hash == pushed
 
 
 def test_token_reaches_the_server_in_a_header_and_is_stored_nowhere(

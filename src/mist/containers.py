@@ -25,6 +25,7 @@ from mist.deploy.events import message
 from mist.deploy.health import HealthCheck, probe
 from mist.deploy.logs import Redactor
 from mist.deploy.plan import Runtime
+from mist.deploy.stages import DEPLOYING
 from mist.errors import Conflict
 from mist.proxy.router import Router
 from mist.runtime.docker import DockerRuntime
@@ -65,7 +66,7 @@ def _target(session, user: User, app_id: int, default_policy: str) -> Target:
     app: App = app_for(session, user, app_id)
     active = session.scalar(select(Deployment).where(Deployment.app_id == app.id, Deployment.is_active.is_(True)))
     deploying = session.scalar(
-        select(Deployment.id).where(Deployment.app_id == app.id, Deployment.status == "deploying")
+        select(Deployment.id).where(Deployment.app_id == app.id, Deployment.status == DEPLOYING)
     )
     snapshot_secrets = Runtime.from_json(active.snapshot).secrets if active and active.snapshot else ()
     return Target(

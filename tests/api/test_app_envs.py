@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from support.client import MistClient
 
 from mist.db.models import Deployment
+from mist.errors import InvalidInput
 from mist.deploy.plan import load_plan
 
 REPO = "https://git.example.com/acme/shop.git"
@@ -124,3 +125,16 @@ def test_connection_details_show_the_password_to_owners_and_admins_only(
     web = mist.post("/api/apps/create", {"name": "web", "projectId": project["id"], "gitRepository": REPO,
                                          "port": 8000})["data"]
     assert web["connection"] is None
+
+
+def test_a_reference_to_a_deleted_app_fails_the_next_deployment_with_the_reason(
+    http: TestClient, mist: MistClient, project: dict
+) -> None:
+    db = mist.app(project["id"], "db", appType="database", templateName="redis")
+    web = mist.app(project["id"], "web", REPO, port=8000, envVars={"REDIS_URL": "${{db.URL}}"})
+    assert http.request("DELETE", "/api/apps/delete", json={"appId": db["id"]}).status_code == 200
+    svc = http.app.state.services
+    with svc.db.session() as s:
+        s.add(Deployment(id=78, app_id=web["id"], deployment_number=1, commit_hash="a" * 40))
+    with pytest.raises(InvalidInput, match="'REDIS_URL' refers to db.URL, which no longer exists"):
+        svc.db.call(load_plan, 78, svc.settings, svc.box)

@@ -105,3 +105,24 @@ def test_web_app_reaches_its_database_by_alias_and_other_projects_cannot(
     deployed(owner, probe)
     answer = httpx.get(f"http://{ip_of(container_of(engine, probe['id']))}:8000/", timeout=30).text
     assert answer == "name=gaierror ip=TimeoutError"
+
+
+def test_deleting_a_referenced_app_fails_the_next_deployment_with_the_reason(
+    owner: MistClient, git_server: GitServer, engine: docker.DockerClient
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    git_server.create_repo(f"net-ref-{suffix}", {"server.py": PROBE_PY, "Dockerfile": DOCKERFILE})
+    project = owner.project()
+    cache = owner.app(project["id"], "cache", appType="database", templateName="redis")
+    web = owner.app(project["id"], "web", git_server.url_for(f"net-ref-{suffix}"), port=8000,
+                    envVars={"TARGET_NAME": "${{cache.HOST}}", "TARGET_IP": "127.0.0.1"})
+    deployed(owner, web)
+    running = container_of(engine, web["id"]).id
+
+    assert owner.http.request("DELETE", "/api/apps/delete", json={"appId": cache["id"]}).status_code == 200
+    deployment = owner.deploy(web["id"])
+    final = owner.wait_final(web["id"], deployment["id"])
+    assert final["status"] == "failed"
+    assert "'TARGET_NAME' refers to cache.HOST, which no longer exists" in final["error_message"]
+    assert "no longer exists" in owner.logs(deployment["id"])
+    assert container_of(engine, web["id"]).id == running  # the running version is left alone

@@ -81,7 +81,7 @@ def deploy_key(body: DeployKeyIn, user: CurrentUser, svc: Svc) -> dict:
     with svc.db.session() as session:
         app = apps.deploy_key(session, user, body.appId, body.rotate, svc.box)
         public = app.deploy_key_public
-    if body.rotate or body.forgetHostKeys:
+    if body.forgetHostKeys:
         svc.git.forget_host_keys(body.appId)
     return ok({"publicKey": public}, "Add this public key to the repository's deploy keys")
 

@@ -10,13 +10,13 @@ from mist.db.engine import Database
 from mist.db.models import App, Deployment, User
 from mist.deploy import store
 from mist.deploy.logs import LogStore
+from mist.deploy.plan import git_auth
 from mist.deploy.stages import PENDING, ROLLED_BACK, SUCCESS
 from mist.deploy.worker import StopOutcome, Workers, append_line, publish_final
 from mist.errors import Conflict
-from mist.deploy.plan import git_auth
 from mist.git import Commit, GitAuth, GitRepos
-from mist.secretbox import SecretBox
 from mist.runtime.docker import DockerRuntime
+from mist.secretbox import SecretBox
 from mist.templates import template_image
 
 STOP_WAIT_SECONDS = 60
@@ -76,7 +76,6 @@ class Deployments:
         self, db: Database, git: GitRepos, logs: LogStore, workers: Workers, runtime: DockerRuntime,
         template_images: dict[str, str], image_retention: int, box: SecretBox,
     ) -> None:
-        self.box = box
         self.db = db
         self.git = git
         self.logs = logs
@@ -84,6 +83,7 @@ class Deployments:
         self.runtime = runtime
         self.template_images = template_images
         self.image_retention = image_retention
+        self.box = box
 
     async def trigger(self, user: User, app_id: int) -> dict:
         """Resolves the branch to its exact commit now, then queues the deployment."""

@@ -26,8 +26,8 @@ from mist.deploy.plan import DeployPlan, load_plan
 from mist.deploy.stages import COMPLETED, FAILED, STOPPED, Stage
 from mist.errors import MistError
 from mist.git import GitRepos
-from mist.secretbox import SecretBox
 from mist.runtime.docker import DockerRuntime
+from mist.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 
