@@ -248,3 +248,36 @@ def test_a_follower_survives_a_server_restart_and_prints_each_line_once(
     assert len(ticks) >= 3 and len(ticks) == len(set(ticks)), ticks  # replayed lines skipped
     assert "failed" in lines[-1]
     assert err.rstrip().splitlines()[-1].startswith("error: ")
+
+
+TALKER = (
+    "FROM mist-test/busybox:1\n"
+    'CMD ["sh","-c","echo started-$MODE-$LINK; i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.3; done"]\n'
+)
+
+
+def test_env_references_then_container_status_logs_and_restart(
+    owner: MistClient, git_server: GitServer, mist_cli
+) -> None:
+    app, _ = service_app(owner, git_server, "talker", TALKER)
+    set_env = mist_cli("env", "set", "talker", "MODE=prod", "LINK=${{talker.HOST}}")
+    assert set_env.returncode == 0, set_env.stderr
+    assert "redeploy to apply" in set_env.stdout
+    listing = mist_cli("env", "list", "talker")
+    assert "MODE" in listing.stdout and "${{talker.HOST}}" in listing.stdout
+
+    assert mist_cli("deploy", "talker", "--follow").returncode == 0
+    logs = mist_cli("container", "logs", "talker", "--tail", "50")
+    assert logs.returncode == 0, logs.stderr
+    assert "started-prod-talker" in logs.stdout  # the reference, filled in at deploy time
+
+    status = mist_cli("container", "status", "talker")
+    assert status.returncode == 0 and "running" in status.stdout, status.stdout
+    restarted = mist_cli("container", "restart", "talker")
+    assert restarted.returncode == 0 and "running" in restarted.stdout, restarted.stdout + restarted.stderr
+    wait_for(lambda: mist_cli("container", "logs", "talker").stdout.count("started-prod-talker") == 2,
+             timeout=30, what="the restarted container's first line")
+
+    stopped = mist_cli("container", "stop", "talker")
+    assert stopped.returncode == 0 and "exited" in stopped.stdout
+    assert "exited" in mist_cli("container", "status", "talker").stdout

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import stat
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from rich.console import Console
 from mist.cli import main
 from mist.client import commands
 from mist.client.api import MistAPI
-from mist.client.stream import DeploymentWatch
+from mist.client.stream import ContainerLogWatch, DeploymentWatch
 from cli_support import Script, log, status
 
 PROJECTS = [{"id": 1, "name": "shop"}, {"id": 2, "name": "blog"}]
@@ -30,37 +31,123 @@ DEPLOYMENT = {"id": 12, "app_id": 2, "deployment_number": 4, "commit_hash": "012
               "duration": 0, "is_active": False}
 
 
-def fake_server(request: httpx.Request) -> httpx.Response:
-    path = request.url.path
-    body = json.loads(request.content) if request.content else {}
-    if request.headers.get("authorization") != "Bearer mist_tok":
-        return httpx.Response(401, json={"success": False, "message": "sign in first", "data": None})
-    if path == "/api/projects/getAll":
-        data = PROJECTS
-    elif path == "/api/apps/getByProjectId":
-        data = APPS[body["projectId"]]
-    elif path == "/api/deployment/getByAppId":
-        data = [{**DEPLOYMENT, "id": 11, "deployment_number": 3, "status": "success", "stage": "completed",
-                 "progress": 100, "duration": 75, "is_active": True}] if body["appId"] == 2 else []
-    elif path == "/api/deployment/add":
-        return httpx.Response(200, json={**DEPLOYMENT, "app_id": body["appId"]})
-    else:
-        return httpx.Response(404, json={"success": False, "message": f"no route {path}", "data": None})
-    return httpx.Response(200, json={"success": True, "message": "OK", "data": data})
+CONTAINER = {"appId": 2, "deploymentId": 11, "deploymentNumber": 3, "containerId": "c0ffee0123456789abcdef",
+             "name": "mist-app-2", "state": "running", "health": "healthy",
+             "startedAt": "2024-05-01T10:00:00.123456789Z", "uptime": 7530, "image": "mist-app-2:11",
+             "restarts": 1, "exitCode": None, "cpuLimit": 0.5, "memoryLimit": 256, "restartPolicy": "unless-stopped"}
+CONTAINER_LOG = [f"2024-05-01T10:00:0{i}.5Z line {i}" for i in range(5)]
+NOT_DEPLOYED = "app 3 has no running deployment yet; deploy it first"
+
+
+def error(status: int, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"success": False, "message": message, "data": None})
+
+
+class FakeMist:
+    """The routes the client uses, with the env vars of app 2 kept between requests."""
+
+    def __init__(self) -> None:
+        self.envs = [
+            {"id": 5, "appId": 2, "key": "GREETING", "value": "hello", "secret": False, "buildTime": False,
+             "runtime": True},
+            {"id": 6, "appId": 2, "key": "API_KEY", "value": "s3cr3t-value", "secret": True, "buildTime": False,
+             "runtime": True},
+            {"id": 7, "appId": 2, "key": "NODE_ENV", "value": "production", "secret": False, "buildTime": True,
+             "runtime": True},
+        ]
+        self.requests: list[tuple[str, str, dict, dict]] = []  # method, path, query, body
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        body = json.loads(request.content) if request.content else {}
+        self.requests.append((request.method, path, dict(request.url.params), body))
+        if request.headers.get("authorization") != "Bearer mist_tok":
+            return error(401, "sign in first")
+        if path == "/api/projects/getAll":
+            data = PROJECTS
+        elif path == "/api/apps/getByProjectId":
+            data = APPS[body["projectId"]]
+        elif path == "/api/deployment/getByAppId":
+            data = [{**DEPLOYMENT, "id": 11, "deployment_number": 3, "status": "success", "stage": "completed",
+                     "progress": 100, "duration": 75, "is_active": True}] if body["appId"] == 2 else []
+        elif path == "/api/deployment/add":
+            return httpx.Response(200, json={**DEPLOYMENT, "app_id": body["appId"]})
+        elif path.startswith("/api/apps/container/"):
+            return self.container(request.method, path.rsplit("/", 1)[1], request.url.params)
+        elif path.startswith("/api/apps/envs/"):
+            return self.env(request.method, path.rsplit("/", 1)[1], body)
+        else:
+            return error(404, f"no route {path}")
+        return httpx.Response(200, json={"success": True, "message": "OK", "data": data})
+
+    def container(self, method: str, action: str, params: httpx.QueryParams) -> httpx.Response:
+        if int(params["appId"]) != 2:
+            if action != "status":
+                return error(409, NOT_DEPLOYED)
+            data = {key: None for key in CONTAINER}
+            data.update(appId=int(params["appId"]), state="not_deployed", health="none", restarts=0)
+            return httpx.Response(200, json={"success": True, "message": "OK", "data": data})
+        if action in ("start", "stop", "restart"):
+            assert method == "POST"
+            data = {**CONTAINER, "uptime": 0}
+            if action == "stop":
+                data.update(state="exited", health="unhealthy", uptime=None, exitCode=0)
+        elif action == "status":
+            data = CONTAINER
+        else:
+            data = {"logs": "\n".join(CONTAINER_LOG[-int(params["tail"]):])}
+        return httpx.Response(200, json={"success": True, "message": "OK", "data": data})
+
+    def env(self, method: str, action: str, body: dict) -> httpx.Response:
+        def shown(env: dict) -> dict:
+            return {**env, "value": None if env["secret"] else env["value"]}
+
+        if action == "get":
+            data = [shown(e) for e in self.envs if e["appId"] == body["appId"]]
+            return httpx.Response(200, json={"success": True, "message": "OK", "data": data})
+        if action == "create":
+            assert method == "POST"
+            if any(e["key"] == body["key"] for e in self.envs if e["appId"] == body["appId"]):
+                return error(409, f"the app already has an env var '{body['key']}'; update it instead")
+            if "${{" in body["value"] and "${{db." not in body["value"]:
+                return error(400, f"{body['key']}: no app in this project is named in {body['value']}")
+            env = {"id": 100 + len(self.envs), "runtime": True, **body}
+            self.envs.append(env)
+            return httpx.Response(200, json={"success": True, "message": "created",
+                                             "data": {**shown(env), "actionRequired": "redeploy"}})
+        env = next(e for e in self.envs if e["id"] == body["id"])
+        if action == "update":
+            assert method == "PUT"
+            before = dict(env)
+            env.update({k: v for k, v in body.items() if k != "id" and v is not None})
+            action_required = "none" if env == before else "redeploy"
+            return httpx.Response(200, json={"success": True, "message": "updated",
+                                             "data": {**shown(env), "actionRequired": action_required}})
+        assert method == "DELETE"
+        self.envs.remove(env)
+        return httpx.Response(200, json={"success": True, "message": "deleted", "data": {"actionRequired": "redeploy"}})
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def fake_mist() -> FakeMist:
+    return FakeMist()
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_mist: FakeMist):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     monkeypatch.setenv("MIST_URL", "http://mist.test")
     monkeypatch.setenv("MIST_TOKEN", "mist_tok")
     monkeypatch.setattr(commands, "connect", lambda: MistAPI("http://mist.test", "mist_tok",
-                                                             transport=httpx.MockTransport(fake_server)))
+                                                             transport=httpx.MockTransport(fake_mist)))
 
     def with_socket(*connections) -> Script:
+        """The next WebSockets (of a deployment or a container) play these scripts."""
         script = Script(*connections)
         monkeypatch.setattr(commands, "DeploymentWatch",
                             partial(DeploymentWatch, connector=script, sleep=lambda s: None))
+        monkeypatch.setattr(commands, "ContainerLogWatch",
+                            partial(ContainerLogWatch, connector=script, sleep=lambda s: None))
         return script
 
     return with_socket
@@ -192,3 +279,262 @@ def test_login_without_a_password_anywhere_is_an_error(monkeypatch, tmp_path: Pa
     assert main(["login", "http://mist.test", "--email", "a@b.c"]) == 1
     assert "error: no password given" in capsys.readouterr().err
     assert not (tmp_path / "mist" / "credentials.json").exists()
+
+
+# ---------------------------------------------------------------------------- the running container
+
+
+def container_log(stamp: str, line: str) -> str:
+    return json.dumps({"type": "log", "timestamp": "t", "data": {"timestamp": stamp, "line": line}})
+
+
+def container_state(state: str) -> str:
+    return json.dumps({"type": "status", "timestamp": "t", "data": {"state": state}})
+
+
+@pytest.mark.parametrize("argv", [["container", "status", "worker"], ["status", "2"]])
+def test_container_status_is_a_small_table(fake, fake_mist, capsys, argv) -> None:
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for row in ("app", "state", "health", "uptime", "deployment", "image", "restarts", "limits"):
+        assert row in out
+    for value in ("worker (id 2)", "running", "healthy", "2h 05m", "#3 (id 11)", "mist-app-2 (c0ffee012345)",
+                  "mist-app-2:11", "0.5 CPU, 256 MiB", "unless-stopped"):
+        assert value in out
+    assert ("GET", "/api/apps/container/status", {"appId": "2"}, {}) in fake_mist.requests
+
+
+@pytest.mark.parametrize(
+    ("action", "expect"),
+    [("start", "container of worker started: running, healthy, deployment #3"),
+     ("stop", "container of worker stopped: exited (exit code 0), deployment #3"),
+     ("restart", "container of worker restarted: running, healthy, deployment #3")],
+)
+def test_container_control(fake, fake_mist, capsys, action, expect) -> None:
+    assert main(["container", action, "worker"]) == 0
+    assert expect in capsys.readouterr().out
+    # The query names the app; there is no body.
+    assert fake_mist.requests[-1] == ("POST", f"/api/apps/container/{action}", {"appId": "2"}, {})
+
+
+@pytest.mark.parametrize(
+    "argv", [["container", "restart", "3"], ["container", "stop", "3"], ["container", "logs", "3"]],
+)
+def test_a_container_refusal_is_the_server_message_without_traceback(fake, capsys, argv) -> None:
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {NOT_DEPLOYED}\n"
+    assert captured.out == ""
+
+
+def test_the_status_of_an_app_never_deployed(fake, capsys) -> None:
+    assert main(["container", "status", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "not deployed" in out and "no container yet: mist deploy 3" in out
+    assert "uptime" not in out
+
+
+def test_container_logs_prints_the_last_lines_unchanged(fake, fake_mist, capsys) -> None:
+    assert main(["container", "logs", "worker", "--tail", "2"]) == 0
+    assert capsys.readouterr().out == "2024-05-01T10:00:03.5Z line 3\n2024-05-01T10:00:04.5Z line 4\n"
+    assert fake_mist.requests[-1][1:3] == ("/api/apps/container/logs", {"appId": "2", "tail": "2"})
+
+
+def test_container_logs_follow_prints_lines_and_states_until_ctrl_c(fake, capsys) -> None:
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.frames import Close
+
+    script = fake(
+        [container_log("2024-05-01T10:00:00.5Z", "a"), container_log("2024-05-01T10:00:01Z", "b"),
+         container_log("2024-05-01T10:00:01Z", "b2"),  # same timestamp, still a line of its own
+         container_state("exited"), ConnectionClosedError(Close(1006, ""), None)],
+        # Resumed: the server sends the recent lines again, and the state of the stopped container.
+        [container_log("2024-05-01T10:00:00.5Z", "a"), container_log("2024-05-01T10:00:01Z", "b"),
+         container_log("2024-05-01T10:00:01Z", "b2"), container_state("exited"),
+         container_log("2024-05-01T10:00:01Z", "c"),  # a third line in the same nanosecond is new
+         container_log("2024-05-01T10:00:01.000000001Z", "d\x1b[0m [not markup]"), container_state("exited"),
+         KeyboardInterrupt()],
+    )
+    assert main(["container", "logs", "worker", "-f"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == (
+        "2024-05-01T10:00:00.5Z a\n2024-05-01T10:00:01Z b\n2024-05-01T10:00:01Z b2\n==> container exited\n"
+        "2024-05-01T10:00:01Z c\n2024-05-01T10:00:01.000000001Z d\x1b[0m [not markup]\n==> container exited\n"
+    )
+    assert "reconnecting" in captured.err and "Traceback" not in captured.err
+    assert script.urls == ["ws://mist.test/ws/container/logs?appId=2&tail=100",
+                           "ws://mist.test/ws/container/logs?appId=2&tail=1000"]
+    assert script.headers[0] == {"Authorization": "Bearer mist_tok"}
+
+
+def test_a_quiet_container_stream_that_drops_is_resumed() -> None:
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.frames import Close
+
+    now = [0.0]
+    urls: list[str] = []
+
+    @contextmanager
+    def connector(url: str, headers: dict):
+        urls.append(url)
+
+        def frames():
+            if len(urls) == 1:
+                yield container_log("2024-05-01T10:00:00Z", "a")
+                now[0] += 3600  # an hour without a line, then the server restarts
+                raise ConnectionClosedError(Close(1012, "restart"), None)
+            yield container_log("2024-05-01T10:00:00Z", "a")
+            yield container_log("2024-05-01T11:00:00Z", "b")
+            raise KeyboardInterrupt
+
+        yield frames()
+
+    watch = ContainerLogWatch("ws://mist.test", 2, "mist_tok", connector=connector, clock=lambda: now[0],
+                              sleep=lambda s: now.__setitem__(0, now[0] + s))
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        for msg in watch.messages():
+            lines.append(msg["data"]["line"])
+    assert lines == ["a", "b"] and len(urls) == 2
+
+
+def test_container_logs_follow_ends_on_an_error(fake, capsys) -> None:
+    from websockets.datastructures import Headers
+    from websockets.exceptions import InvalidStatus
+    from websockets.http11 import Response
+
+    failure = json.dumps({"type": "error", "timestamp": "t", "data": {"message": "cannot follow the logs"}})
+    fake([container_log("2024-05-01T10:00:00Z", "a"), failure])
+    assert main(["container", "logs", "worker", "--follow", "--tail", "0"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "2024-05-01T10:00:00Z a\n"
+    assert captured.err == "error: cannot follow the logs\n"
+
+    body = json.dumps({"success": False, "message": NOT_DEPLOYED, "data": None}).encode()
+    script = fake(InvalidStatus(Response(409, "Conflict", Headers(), body)))
+    assert main(["container", "logs", "2", "--follow", "--tail", "0"]) == 1
+    assert capsys.readouterr().err == f"error: {NOT_DEPLOYED}\n"
+    assert script.urls == ["ws://mist.test/ws/container/logs?appId=2&tail=0"]
+
+
+def test_container_logs_follow_on_a_terminal(fake) -> None:
+    fake([container_log("2024-05-01T10:00:00Z", "\x1b[31mred\x1b[0m [bold]literal"), container_state("exited"),
+          KeyboardInterrupt()])
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=100, color_system="standard")
+    assert commands.follow_container(commands.connect(), {"id": 2, "name": "worker"}, 10, console) == 0
+    out = buf.getvalue()
+    assert "\x1b[2m2024-05-01T10:00:00Z" in out  # the timestamp dimmed
+    assert "\x1b[31mred" in out and "[bold]literal" in out
+    assert "container exited" in out
+
+
+@pytest.mark.parametrize("tail", ["-1", "x", "10001"])
+def test_the_tail_is_a_number_of_lines(capsys, tail) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["container", "logs", "worker", "--tail", tail])
+    assert exit_.value.code == 2
+    assert "is not a number of lines from 0 to 10000" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- env vars
+
+
+def test_env_list_masks_secrets(fake, capsys) -> None:
+    assert main(["env", "list", "worker"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "hello" in lines["GREETING"] and "runtime" in lines["GREETING"]
+    assert "********" in lines["API_KEY"] and "s3cr3t" not in out
+    assert "production" in lines["NODE_ENV"] and "build, runtime" in lines["NODE_ENV"]
+
+
+def test_env_list_of_an_app_without_vars(fake, capsys) -> None:
+    assert main(["env", "list", "1"]) == 0
+    assert "web has no env vars: mist env set 1 KEY=VALUE" in capsys.readouterr().out
+
+
+def test_env_set_creates_new_keys_and_updates_existing_ones(fake, fake_mist, capsys) -> None:
+    assert main(["env", "set", "worker", "GREETING=hi there", "DATABASE_URL=${{db.URL}}", "EMPTY="]) == 0
+    out = capsys.readouterr().out
+    assert "updated GREETING\ncreated DATABASE_URL\ncreated EMPTY\nredeploy to apply: mist deploy worker\n" in out
+    writes = [r for r in fake_mist.requests if r[1] != "/api/apps/envs/get" and r[1].startswith("/api/apps/envs/")]
+    assert writes == [
+        ("PUT", "/api/apps/envs/update", {}, {"id": 5, "value": "hi there"}),  # the flags are kept
+        ("POST", "/api/apps/envs/create", {}, {"appId": 2, "key": "DATABASE_URL", "value": "${{db.URL}}",
+                                               "secret": False, "buildTime": False}),
+        ("POST", "/api/apps/envs/create", {}, {"appId": 2, "key": "EMPTY", "value": "", "secret": False,
+                                               "buildTime": False}),
+    ]
+
+
+def test_env_set_secret_and_build_time(fake, fake_mist, capsys) -> None:
+    assert main(["env", "set", "2", "GREETING=hello", "TOKEN=abc", "--secret", "--build-time"]) == 0
+    out = capsys.readouterr().out
+    assert "updated GREETING (secret)\ncreated TOKEN (secret)\n" in out
+    assert fake_mist.requests[-2][3] == {"id": 5, "value": "hello", "secret": True, "buildTime": True}
+    assert fake_mist.requests[-1][3] == {"appId": 2, "key": "TOKEN", "value": "abc", "secret": True,
+                                         "buildTime": True}
+
+
+def test_env_set_of_the_same_value_needs_nothing(fake, capsys) -> None:
+    assert main(["env", "set", "worker", "GREETING=hello"]) == 0
+    assert "nothing to apply" in capsys.readouterr().out
+
+
+def test_env_set_stopped_by_an_error_says_what_was_saved(fake, fake_mist, capsys) -> None:
+    assert main(["env", "set", "worker", "FIRST=1", "BAD=${{nope.URL}}", "LAST=3"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "created FIRST\nredeploy to apply: mist deploy worker\n"
+    assert captured.err == "error: BAD: no app in this project is named in ${{nope.URL}}\n"
+    assert "LAST" not in {e["key"] for e in fake_mist.envs}
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [("NOVALUE", "'NOVALUE' is not KEY=VALUE"), ("1X=a", "'1X' is not a variable name"),
+     ("=a", "'' is not a variable name")],
+)
+def test_env_set_checks_the_pairs_first(capsys, pair, message) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["env", "set", "worker", "A=1", pair])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_env_set_refuses_a_key_given_twice(fake, fake_mist, capsys) -> None:
+    assert main(["env", "set", "worker", "A=1", "A=2"]) == 1
+    assert capsys.readouterr().err == "error: A given more than once\n"
+    assert fake_mist.requests == []
+
+
+def test_env_set_help_shows_a_quoted_reference(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["env", "set", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "mist env set web 'DATABASE_URL=${{db.URL}}'" in out
+    assert "single" in out and "quotes" in out
+
+
+def test_env_unset(fake, fake_mist, capsys) -> None:
+    assert main(["env", "unset", "worker", "GREETING", "API_KEY"]) == 0
+    assert capsys.readouterr().out == "deleted GREETING\ndeleted API_KEY\nredeploy to apply: mist deploy worker\n"
+    assert [e["key"] for e in fake_mist.envs] == ["NODE_ENV"]
+    assert [r[3] for r in fake_mist.requests if r[0] == "DELETE"] == [{"id": 5}, {"id": 6}]
+
+
+def test_env_unset_of_an_unknown_key_deletes_nothing(fake, fake_mist, capsys) -> None:
+    assert main(["env", "unset", "worker", "GREETING", "NOPE"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == "error: worker has no env var NOPE (see `mist env list worker`); nothing was deleted\n"
+    assert "Traceback" not in captured.err and len(fake_mist.envs) == 3
+
+
+def test_the_action_hint_names_the_command_to_run(capsys) -> None:
+    console = commands.stdout_console()
+    commands.print_action(console, commands._strongest(["none", "restart"]), "shop-web")
+    commands.print_action(console, commands._strongest(["restart", "redeploy", "none"]), "3")
+    assert capsys.readouterr().out == (
+        "restart to apply: mist container restart shop-web\nredeploy to apply: mist deploy 3\n"
+    )

@@ -15,8 +15,10 @@ from mist.client.errors import ApiError, ConnectionFailed
 
 USER_AGENT = "mist-cli"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-# Stopping a running deployment answers once it has ended (clone, build or health check interrupted).
+# Stopping a running deployment answers once it has ended (clone, build or health check interrupted);
+# stopping or restarting a container, once it has (MIST_STOP_TIMEOUT_SECONDS, then SIGKILL).
 STOP_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+CONTAINER_ACTIONS = ("start", "stop", "restart")
 
 
 def describe_transport_error(exc: httpx.TransportError) -> str:
@@ -152,3 +154,38 @@ class MistAPI:
 
     def rollback(self, deployment_id: int) -> dict:
         return self.call("POST", "/api/deployment/rollback", json={"deploymentId": deployment_id})
+
+    # ------------------------------------------------------------------ the running container
+
+    def container(self, app_id: int, action: str) -> dict:
+        """`start`, `stop` or `restart` the container of the app's active deployment; its status after."""
+        if action not in CONTAINER_ACTIONS:
+            raise ValueError(f"not a container action: {action!r}")
+        return self.call("POST", f"/api/apps/container/{action}", params={"appId": app_id}, timeout=STOP_TIMEOUT)
+
+    def container_status(self, app_id: int) -> dict:
+        return self.call("GET", "/api/apps/container/status", params={"appId": app_id})
+
+    def container_logs(self, app_id: int, tail: int) -> str:
+        """The last `tail` lines of the container's log, each `<RFC 3339 timestamp> <text>`."""
+        data = self.call("GET", "/api/apps/container/logs", params={"appId": app_id, "tail": tail})
+        return str((data or {}).get("logs") or "")
+
+    # ------------------------------------------------------------------ env vars
+
+    def envs(self, app_id: int) -> list[dict]:
+        """The app's env vars; a secret one has `value: null`."""
+        return self.call("POST", "/api/apps/envs/get", json={"appId": app_id})
+
+    def create_env(self, app_id: int, key: str, value: str, *, secret: bool = False,
+                   build_time: bool = False) -> dict:
+        return self.call("POST", "/api/apps/envs/create", json={
+            "appId": app_id, "key": key, "value": value, "secret": secret, "buildTime": build_time,
+        })
+
+    def update_env(self, env_id: int, **fields: Any) -> dict:
+        """Change the given fields (`value`, `secret`, `buildTime`, ...); those left out keep theirs."""
+        return self.call("PUT", "/api/apps/envs/update", json={"id": env_id, **fields})
+
+    def delete_env(self, env_id: int) -> dict:
+        return self.call("DELETE", "/api/apps/envs/delete", json={"id": env_id})

@@ -1,9 +1,10 @@
 """The client subcommands of `mist` and how they print.
 
-Tables and the progress bar are Rich. Log lines are the deployment's own bytes: on a terminal their
-ANSI colours are rendered above the progress bar; into a pipe or a file they are written unchanged,
-one per line, flushed as they arrive. Exit codes: 0 done (a followed deployment succeeded), 1 an
-error or a failed deployment, 2 a stopped deployment, 130 interrupted.
+Tables and the progress bar are Rich. Log lines are the deployment's (or the container's) own bytes:
+on a terminal their ANSI colours are rendered; into a pipe or a file they are written unchanged,
+one per line, flushed as they arrive. Exit codes: 0 done (a followed deployment succeeded, a
+followed container log ended with Ctrl-C), 1 an error or a failed deployment, 2 a stopped
+deployment, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shlex
 import socket
 import sys
 from collections.abc import Callable
@@ -41,7 +43,7 @@ from mist.client.config import (
 )
 from mist.client.errors import ClientError
 from mist.client.resolve import resolve_app
-from mist.client.stream import DeploymentWatch
+from mist.client.stream import ContainerLogWatch, DeploymentWatch
 
 PASSWORD_ENV = "MIST_PASSWORD"
 PIPE_WIDTH = 1000  # tables into a pipe take the width their cells need, up to this
@@ -57,6 +59,17 @@ STATUS_STYLES = {
     "stopped": "yellow",
     "rolled_back": "magenta",
 }
+STATE_STYLES = {  # a container's state, and its health
+    "running": "green",
+    "restarting": "yellow",
+    "paused": "yellow",
+    "exited": "bold red",
+    "dead": "bold red",
+    "healthy": "green",
+    "unhealthy": "bold red",
+}
+ACTIONS = {"none": 0, "restart": 1, "redeploy": 2}  # `actionRequired`, from the least to the most
+SECRET_MASK = "********"
 
 
 # ---------------------------------------------------------------------------- output helpers
@@ -382,6 +395,252 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         if args.follow:
             return follow(api, deployment, console)
         console.print(Text(f"follow it with: mist logs {deployment['id']} --follow", style="dim"))
+    return EXIT_OK
+
+
+def resolve(api: MistAPI, ref: str) -> dict:
+    return resolve_app(api.all_apps(), ref)[1]
+
+
+# ---------------------------------------------------------------------------- the running container
+
+
+def state_text(state: str | None) -> Text:
+    if not state or state in ("none", "not_deployed", "removed"):
+        return Text((state or "-").replace("_", " "), style="dim")
+    return Text(state, style=STATE_STYLES.get(state, ""))
+
+
+def format_uptime(seconds: Any) -> str:
+    """3d 4h, 2h 05m, 4m 10s, 12s."""
+    if not isinstance(seconds, int) or seconds < 0:
+        return "-"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def format_limits(status: dict) -> str:
+    limits = []
+    cpu = status.get("cpuLimit")
+    if isinstance(cpu, (int, float)) and cpu > 0:
+        limits.append(f"{cpu:g} CPU" + ("" if cpu <= 1 else "s"))
+    memory = status.get("memoryLimit")
+    if isinstance(memory, int) and memory > 0:
+        limits.append(f"{memory // 1024} GiB" if memory % 1024 == 0 else f"{memory} MiB")
+    return ", ".join(limits) or "none"
+
+
+def print_container_status(console: Console, app: dict, status: dict, ref: str) -> None:
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    table.add_row("app", Text(f"{app['name']} (id {app['id']})"))
+    state = status.get("state")
+    line = state_text(state)
+    if status.get("exitCode") is not None and state != "running":
+        line.append(f" (exit code {status['exitCode']})")
+    table.add_row("state", line)
+    if state == "not_deployed":
+        console.print(table)
+        console.print(Text(f"no container yet: mist deploy {ref}", style="dim"))
+        return
+    table.add_row("health", state_text(status.get("health")))
+    if state == "running":
+        table.add_row("uptime", Text(format_uptime(status.get("uptime"))))
+    if status.get("startedAt"):
+        table.add_row("started", Text(str(status["startedAt"])))
+    number, deployment_id = status.get("deploymentNumber"), status.get("deploymentId")
+    if deployment_id is not None:
+        table.add_row("deployment", Text(f"#{number} (id {deployment_id})" if number else f"id {deployment_id}"))
+    if status.get("name") or status.get("containerId"):
+        table.add_row("container", Text(f"{status.get('name') or '-'} ({str(status.get('containerId') or '')[:12]})"))
+    table.add_row("image", Text(str(status.get("image") or "-")))
+    table.add_row("restarts", Text(str(status.get("restarts") or 0)))
+    table.add_row("limits", Text(format_limits(status)))
+    table.add_row("restart policy", Text(str(status.get("restartPolicy") or "-")))
+    console.print(table)
+
+
+def print_container_line(console: Console, stamp: str, line: str) -> None:
+    """One line of the container's log: unchanged into a pipe; on a terminal, the timestamp dimmed."""
+    if not console.is_terminal:
+        write_raw(sys.stdout, f"{stamp} {line}\n" if stamp else line + "\n")
+        return
+    text = Text()
+    if stamp:
+        text.append(f"{stamp} ", style="dim")  # only the timestamp: the line keeps its own colours
+    text.append_text(Text.from_ansi(line))
+    console.print(text, soft_wrap=True)
+
+
+def print_container_event(console: Console, text: str) -> None:
+    """What happened to the container, between its log lines."""
+    if console.is_terminal:
+        console.print(Text(text, style="dim"))
+    else:
+        write_raw(sys.stdout, f"==> {text}\n")
+
+
+def follow_container(api: MistAPI, app: dict, tail: int, console: Console | None = None) -> int:
+    """Stream the container's log until Ctrl-C (or an error): the stream has no end of its own."""
+    console = console or stdout_console()
+
+    def notice(reason: str) -> None:
+        text = f"connection lost ({reason}); reconnecting..."
+        if console.is_terminal:
+            console.print(Text(text, style="yellow"))
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    watch = ContainerLogWatch(api.ws_url, app["id"], api.token, tail=tail, on_reconnect=notice)
+    try:
+        for msg in watch.messages():
+            if msg["type"] == "log":
+                print_container_line(console, str(msg["data"].get("timestamp") or ""),
+                                     str(msg["data"].get("line", "")))
+            elif msg["type"] == "status":
+                print_container_event(console, f"container {msg['data'].get('state') or 'stopped'}")
+    except KeyboardInterrupt:
+        if sys.stderr.isatty():
+            print(file=sys.stderr)  # past the terminal's ^C
+    return EXIT_OK
+
+
+def cmd_container_status(args: argparse.Namespace) -> int:
+    with connect() as api:
+        app = resolve(api, args.app)
+        status = api.container_status(app["id"])
+    print_container_status(stdout_console(), app, status, shlex.quote(args.app.strip()))
+    return EXIT_OK
+
+
+def cmd_container_control(args: argparse.Namespace) -> int:
+    with connect() as api:
+        app = resolve(api, args.app)
+        status = api.container(app["id"], args.action)
+    line = Text(f"container of {app['name']} {args.action}{'ped' if args.action == 'stop' else 'ed'}: ",
+                style="bold")
+    line.append_text(state_text(status.get("state")))
+    if status.get("exitCode") is not None and status.get("state") != "running":
+        line.append(f" (exit code {status['exitCode']})")
+    if status.get("state") == "running":
+        line.append(", ")
+        line.append_text(state_text(status.get("health")))
+    if status.get("deploymentNumber"):
+        line.append(f", deployment #{status['deploymentNumber']}")
+    stdout_console().print(line)
+    return EXIT_OK
+
+
+def cmd_container_logs(args: argparse.Namespace) -> int:
+    with connect() as api:
+        app = resolve(api, args.app)
+        console = stdout_console()
+        if args.follow:
+            return follow_container(api, app, args.tail, console)
+        text = api.container_logs(app["id"], args.tail) if args.tail else ""
+    for line in text.splitlines():
+        stamp, _, rest = line.partition(" ")
+        print_container_line(console, stamp, rest)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- env vars
+
+
+def env_scope(env: dict) -> str:
+    when = [name for name, on in (("build", env.get("buildTime")), ("runtime", env.get("runtime"))) if on]
+    return ", ".join(when) or "-"
+
+
+def print_action(console: Console, action: str, ref: str) -> None:
+    """What the running app needs for the change to show, as the server says."""
+    if action == "redeploy":
+        console.print(Text(f"redeploy to apply: mist deploy {ref}", style="yellow"))
+    elif action == "restart":
+        console.print(Text(f"restart to apply: mist container restart {ref}", style="yellow"))
+    else:
+        console.print(Text("nothing to apply: the running app is not affected", style="dim"))
+
+
+def _strongest(actions: list[str]) -> str:
+    return max(actions, key=lambda a: ACTIONS.get(a, ACTIONS["redeploy"]))
+
+
+def cmd_env_list(args: argparse.Namespace) -> int:
+    with connect() as api:
+        app = resolve(api, args.app)
+        envs = sorted(api.envs(app["id"]), key=lambda e: e["key"])
+    console = stdout_console()
+    if not envs:
+        console.print(Text(f"{app['name']} has no env vars: mist env set {shlex.quote(args.app.strip())} KEY=VALUE"))
+        return EXIT_OK
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("KEY")
+    table.add_column("VALUE", overflow="fold")
+    table.add_column("WHEN")
+    for env in envs:
+        secret = env.get("secret") or env.get("value") is None
+        value = Text(SECRET_MASK, style="dim") if secret else Text(str(env["value"]))
+        table.add_row(Text(env["key"]), value, Text(env_scope(env)))
+    console.print(table)
+    return EXIT_OK
+
+
+def cmd_env_set(args: argparse.Namespace) -> int:
+    keys = [key for key, _ in args.pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ClientError(f"{', '.join(twice)} given more than once")
+    console = stdout_console()
+    actions: list[str] = []
+    with connect() as api:
+        app = resolve(api, args.app)
+        existing = {env["key"]: env for env in api.envs(app["id"])}
+        try:
+            for key, value in args.pairs:
+                if key in existing:
+                    flags = {name: True for name, on in (("secret", args.secret), ("buildTime", args.build_time)) if on}
+                    result = api.update_env(existing[key]["id"], value=value, **flags)
+                    verb = "updated"
+                else:
+                    result = api.create_env(app["id"], key, value, secret=args.secret, build_time=args.build_time)
+                    verb = "created"
+                actions.append(str((result or {}).get("actionRequired") or "none"))
+                secret = " (secret)" if (result or {}).get("secret") else ""
+                console.print(Text(f"{verb} {key}{secret}"))
+        finally:
+            if actions:  # also when a later one failed: those before it are saved
+                print_action(console, _strongest(actions), shlex.quote(args.app.strip()))
+    return EXIT_OK
+
+
+def cmd_env_unset(args: argparse.Namespace) -> int:
+    console = stdout_console()
+    actions: list[str] = []
+    with connect() as api:
+        app = resolve(api, args.app)
+        existing = {env["key"]: env for env in api.envs(app["id"])}
+        missing = [key for key in dict.fromkeys(args.keys) if key not in existing]
+        if missing:
+            raise ClientError(f"{app['name']} has no env var {', '.join(missing)} (see `mist env list "
+                              f"{shlex.quote(args.app.strip())}`); nothing was deleted")
+        try:
+            for key in dict.fromkeys(args.keys):
+                result = api.delete_env(existing[key]["id"])
+                actions.append(str((result or {}).get("actionRequired") or "none"))
+                console.print(Text(f"deleted {key}"))
+        finally:
+            if actions:
+                print_action(console, _strongest(actions), shlex.quote(args.app.strip()))
     return EXIT_OK
 
 

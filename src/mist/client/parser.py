@@ -7,12 +7,51 @@ each subcommand imports its implementation only when it runs.
 from __future__ import annotations
 
 import argparse
+import re
+
+MAX_TAIL = 10_000  # the server's limit on the lines of a container log it sends back
+ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")  # as the server checks them
+APP_HELP = "app name (unique across projects) or id"
+
+ENV_SET_EXAMPLES = """\
+examples:
+  mist env set web GREETING=hello WORKERS=4
+  mist env set web API_KEY=s3cr3t --secret
+  mist env set web 'DATABASE_URL=${{db.URL}}' --secret
+
+A value may refer to another app of the project as ${{APP.KEY}} (HOST, PORT; a database app also
+has USER, PASSWORD, DATABASE and URL), filled in at deploy time. Put such an argument in single
+quotes: unquoted or in double quotes, the shell tries to expand ${...} itself.
+"""
 
 
 def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a deployment id (a positive integer)")
     return int(text)
+
+
+def _tail(text: str) -> int:
+    if not text.isdigit() or int(text) > MAX_TAIL:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of lines from 0 to {MAX_TAIL}")
+    return int(text)
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    if not ENV_KEY.match(key):
+        raise argparse.ArgumentTypeError(
+            f"{key[:50]!r} is not a variable name (letters, digits and _, not starting with a digit)"
+        )
+    return key, value
+
+
+def _env_key(text: str) -> str:
+    if not ENV_KEY.match(text):
+        raise argparse.ArgumentTypeError(f"{text[:50]!r} is not a variable name")
+    return text
 
 
 def _handler(name: str):
@@ -72,3 +111,75 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
                           help="id of the successful deployment to go back to")
     rollback.add_argument("-f", "--follow", action="store_true", help="stream the rollback until it ends")
     rollback.set_defaults(func=_handler("cmd_rollback"))
+
+    _add_container_commands(sub)
+    _add_env_commands(sub)
+
+
+def _add_container_commands(sub: argparse._SubParsersAction) -> None:
+    status = sub.add_parser("status", help="show the state of an app's container (as `mist container status`)")
+    status.add_argument("app", metavar="APP", help=APP_HELP)
+    status.set_defaults(func=_handler("cmd_container_status"))
+
+    container = sub.add_parser(
+        "container", help="the running container of an app: status, start, stop, restart, logs",
+        description="The container of APP's active deployment. (`mist stop DEPLOYMENT` stops a "
+        "deployment in progress; `mist container stop APP` stops the app's running container.)",
+    )
+    actions = container.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = actions.add_parser(
+        "status", help="state, health, uptime, image, deployment, restarts and limits",
+    )
+    show.add_argument("app", metavar="APP", help=APP_HELP)
+    show.set_defaults(func=_handler("cmd_container_status"))
+    for action, text in (
+        ("start", "start the app's stopped container"),
+        ("stop", "stop the app's container (SIGTERM, then SIGKILL after MIST_STOP_TIMEOUT_SECONDS)"),
+        ("restart", "restart the app's container, applying its current limits and restart policy"),
+    ):
+        control = actions.add_parser(action, help=text, description=text[0].upper() + text[1:] + ".")
+        control.add_argument("app", metavar="APP", help=APP_HELP)
+        control.set_defaults(func=_handler("cmd_container_control"))
+    logs = actions.add_parser(
+        "logs", help="print the runtime log of the app's container",
+        description="Print the last lines of the container's log (stdout and stderr), each after its "
+        "timestamp. With --follow, go on printing lines as they are written, and say when the container "
+        "stops; the stream goes on when it, or the next deployment's container, runs again. Ctrl-C ends it.",
+    )
+    logs.add_argument("app", metavar="APP", help=APP_HELP)
+    logs.add_argument("-n", "--tail", type=_tail, default=100, metavar="N",
+                      help=f"how many of the last lines to print first (0 to {MAX_TAIL}, default 100)")
+    logs.add_argument("-f", "--follow", action="store_true", help="stream new lines until Ctrl-C")
+    logs.set_defaults(func=_handler("cmd_container_logs"))
+
+
+def _add_env_commands(sub: argparse._SubParsersAction) -> None:
+    env = sub.add_parser(
+        "env", help="list, set and unset an app's environment variables",
+        description="An app's environment variables. A change reaches the running app with its next\n"
+        "deployment: `set` and `unset` say what to run.",
+        epilog=ENV_SET_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = env.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="the app's variables (secret values shown as ********)")
+    listing.add_argument("app", metavar="APP", help=APP_HELP)
+    listing.set_defaults(func=_handler("cmd_env_list"))
+
+    set_ = actions.add_parser(
+        "set", help="create variables, or change the value of existing ones",
+        description="Create each KEY=VALUE on APP, or change its value when APP already has KEY\n"
+        "(--secret and --build-time then turn those flags on; without them the flags are kept).",
+        epilog=ENV_SET_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    set_.add_argument("app", metavar="APP", help=APP_HELP)
+    set_.add_argument("pairs", metavar="KEY=VALUE", nargs="+", type=_assignment, help="a variable and its value")
+    set_.add_argument("--secret", action="store_true",
+                      help="keep the values secret: never shown again, redacted from logs")
+    set_.add_argument("--build-time", action="store_true",
+                      help="also pass the variables to the image build (as build arguments)")
+    set_.set_defaults(func=_handler("cmd_env_set"))
+
+    unset = actions.add_parser("unset", help="delete variables")
+    unset.add_argument("app", metavar="APP", help=APP_HELP)
+    unset.add_argument("keys", metavar="KEY", nargs="+", type=_env_key, help="a variable to delete")
+    unset.set_defaults(func=_handler("cmd_env_unset"))
