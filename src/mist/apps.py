@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mist import references
-from mist.auth.permissions import app_for, project_for, project_ids_of
+from mist.auth.permissions import app_for, part_of_app_for, project_for, project_ids_of
 from mist.auth.users import is_admin
 from mist.db.models import App, Deployment, EnvVar, User, iso
-from mist.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from mist.errors import Conflict, InvalidInput, PermissionDenied
 from mist.git import generate_deploy_key, redact_url, validate_branch, validate_remote_url
 from mist.secretbox import SecretBox
 from mist.templates import TEMPLATES, connection, generated_env
@@ -270,17 +270,6 @@ def _protected(app: App) -> set[str]:
     return set(TEMPLATES[app.template_name].env) if app.template_name else set()
 
 
-def _env_for(session: Session, user: User, env_id: int) -> tuple[App, EnvVar]:
-    row = session.get(EnvVar, env_id)
-    if row is None:
-        raise NotFound(f"env var {env_id} not found")
-    try:
-        app = app_for(session, user, row.app_id)
-    except NotFound:
-        raise NotFound(f"env var {env_id} not found") from None
-    return app, row
-
-
 def add_env(session: Session, user: User, app_id: int, item: EnvInput) -> tuple[EnvVar, str]:
     app = app_for(session, user, app_id)
     _check_env([item])
@@ -298,7 +287,7 @@ def add_env(session: Session, user: User, app_id: int, item: EnvInput) -> tuple[
 
 def change_env(session: Session, user: User, env_id: int, fields: dict[str, Any]) -> tuple[EnvVar, str]:
     """Changes one env var; a field left out keeps its value (so a secret can be re-flagged unread)."""
-    app, row = _env_for(session, user, env_id)
+    app, row = part_of_app_for(session, user, EnvVar, env_id, "env var")
     before = _settings_of(app)
     key = fields.get("key") or row.key
     if key != row.key:
@@ -323,7 +312,7 @@ def change_env(session: Session, user: User, env_id: int, fields: dict[str, Any]
 
 
 def remove_env(session: Session, user: User, env_id: int) -> str:
-    app, row = _env_for(session, user, env_id)
+    app, row = part_of_app_for(session, user, EnvVar, env_id, "env var")
     if row.key in _protected(app):
         raise InvalidInput(f"'{row.key}' holds the database's credentials and cannot be deleted")
     before = _settings_of(app)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mist.auth.permissions import app_for
+from mist.auth.permissions import app_for, part_of_app_for
 from mist.db.models import Domain, User, iso
-from mist.errors import Conflict, InvalidInput, NotFound
+from mist.errors import Conflict, InvalidInput
 from mist.proxy.caddy import validate_domain
 
 
@@ -30,13 +30,7 @@ def list_for(session: Session, user: User, app_id: int) -> list[Domain]:
 
 
 def delete(session: Session, user: User, domain_id: int) -> None:
-    domain = session.get(Domain, domain_id)
-    if domain is None:
-        raise NotFound(f"domain {domain_id} not found")
-    try:
-        app_for(session, user, domain.app_id)
-    except NotFound:
-        raise NotFound(f"domain {domain_id} not found") from None
+    _, domain = part_of_app_for(session, user, Domain, domain_id, "domain")
     session.delete(domain)
 
 

@@ -15,10 +15,10 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mist.auth.permissions import app_for
+from mist.auth.permissions import app_for, part_of_app_for
 from mist.auth.users import is_admin
 from mist.db.models import User, Volume, iso
-from mist.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from mist.errors import Conflict, InvalidInput, PermissionDenied
 from mist.templates import TEMPLATES
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
@@ -93,14 +93,7 @@ def list_for(session: Session, user: User, app_id: int) -> list[Volume]:
 
 
 def get(session: Session, user: User, volume_id: int) -> Volume:
-    volume = session.get(Volume, volume_id)
-    if volume is None:
-        raise NotFound(f"volume {volume_id} not found")
-    try:
-        app_for(session, user, volume.app_id)
-    except NotFound:
-        raise NotFound(f"volume {volume_id} not found") from None
-    return volume
+    return part_of_app_for(session, user, Volume, volume_id, "volume")[1]
 
 
 def delete(session: Session, user: User, volume_id: int) -> Volume:

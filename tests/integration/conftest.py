@@ -57,14 +57,14 @@ def container_of(engine: docker.DockerClient, app_id: int):
     return found[0]
 
 
-def http_get(engine: docker.DockerClient, app_id: int, port: int, timeout: float = 20) -> str:
-    """GET / on the app's container through its bridge address, waiting for it to listen."""
+def http_get(engine: docker.DockerClient, app_id: int, port: int, timeout: float = 20, path: str = "/") -> str:
+    """GET `path` on the app's container at its network address, waiting for it to listen."""
     container = container_of(engine, app_id)
     ip = ip_of(container)
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return httpx.get(f"http://{ip}:{port}/", timeout=2).text
+            return httpx.get(f"http://{ip}:{port}{path}", timeout=2).text
         except httpx.HTTPError:
             if time.monotonic() > deadline:
                 raise

@@ -8,10 +8,8 @@ import time
 import uuid
 
 import docker
-import httpx
-from conftest import container_of
+from conftest import container_of, http_get
 from support.client import MistClient
-from support.engine import ip_of
 from support.gitserver import GitServer
 from support.server import MistServer
 from websockets.sync.client import connect
@@ -39,17 +37,6 @@ http.server.HTTPServer(("0.0.0.0", 8000), H).serve_forever()
 """
 
 
-def get(engine: docker.DockerClient, app_id: int, path: str, timeout: float = 20) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return httpx.get(f"http://{ip_of(container_of(engine, app_id))}:8000{path}", timeout=2).text
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 def next_message(ws, kind: str, timeout: float = 20) -> dict:  # noqa: ANN001 - a websockets connection
     deadline = time.monotonic() + timeout
     while True:
@@ -74,7 +61,7 @@ def test_logs_stop_start_restart_and_limits(
     assert (host["Memory"], host["CpuQuota"], host["CpuPeriod"]) == (128 * 2**20, 50_000, 100_000)
     assert host["RestartPolicy"]["Name"] == "unless-stopped"
 
-    assert get(engine, app["id"], "/first") == "/first"
+    assert http_get(engine, app["id"], 8000, path="/first") == "/first"
     logs = owner.get("/api/apps/container/logs", appId=app["id"], tail=50)["data"]["logs"]
     assert "booted" in logs and "served /first token=********" in logs and token not in logs
 
@@ -87,7 +74,7 @@ def test_logs_stop_start_restart_and_limits(
     cookie = f"mist_session={owner.http.cookies['mist_session']}"
     url = f"{server.ws_url}/ws/container/logs?appId={app['id']}&tail=5"
     with connect(url, additional_headers={"Cookie": cookie}, open_timeout=10) as ws:
-        assert get(engine, app["id"], "/live") == "/live"
+        assert http_get(engine, app["id"], 8000, path="/live") == "/live"
         while "served /live" not in (line := next_message(ws, "log")["data"]["line"]):
             pass
         assert line == "served /live token=********"
@@ -99,7 +86,7 @@ def test_logs_stop_start_restart_and_limits(
 
         started = owner.post(f"/api/apps/container/start?appId={app['id']}", None)["data"]
         assert started["state"] == "running"
-        assert get(engine, app["id"], "/again") == "/again"
+        assert http_get(engine, app["id"], 8000, path="/again") == "/again"
         # The stream carries on with the same container, without repeating what it sent.
         seen = [next_message(ws, "log")["data"]["line"] for _ in range(2)]
         assert seen == ["booted", "served /again token=********"]
@@ -115,7 +102,7 @@ def test_logs_stop_start_restart_and_limits(
     assert after.attrs["State"]["StartedAt"] != before.attrs["State"]["StartedAt"]
     host = after.attrs["HostConfig"]
     assert (host["Memory"], host["CpuQuota"], host["RestartPolicy"]["Name"]) == (256 * 2**20, 150_000, "on-failure")
-    assert get(engine, app["id"], "/restarted") == "/restarted"
+    assert http_get(engine, app["id"], 8000, path="/restarted") == "/restarted"
 
     # A redeploy starts the new container with the same settings.
     again = owner.deploy(app["id"])

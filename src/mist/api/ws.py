@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from mist.api.errors import error_body, status_of
 from mist.auth.principal import identify
 from mist.auth.sessions import COOKIE_NAME
+from mist.db.models import User
 from mist.deploy import store
 from mist.deploy.events import message
 from mist.deploy.stages import FAILED, FINAL
@@ -41,19 +42,29 @@ async def _deny(websocket: WebSocket, status: int, text: str) -> None:
     await websocket.send_denial_response(JSONResponse(error_body(text), status_code=status))
 
 
-@router.websocket("/ws/deployment/logs")
-async def deployment_logs(websocket: WebSocket) -> None:
-    svc: Services = websocket.app.state.services
+async def _caller(websocket: WebSocket, svc: Services, id_param: str) -> tuple[User, int] | None:
+    """The signed-in user (any token scope may watch) and the id the stream is for; None once the
+    connection was refused with the reason."""
     found = await asyncio.to_thread(
         svc.db.call, identify, websocket.cookies.get(COOKIE_NAME), websocket.headers.get("authorization")
     )
     if found is None:
-        return await _deny(websocket, 401, "sign in first: no valid session or API token")
-    user = found[0]  # every scope may watch
-    raw = websocket.query_params.get("deploymentId", "")
+        await _deny(websocket, 401, "sign in first: no valid session or API token")
+        return None
+    raw = websocket.query_params.get(id_param, "")
     if not raw.isdigit() or not 1 <= int(raw) < 2**63:
-        return await _deny(websocket, 400, "deploymentId: required, a positive integer")
-    deployment_id = int(raw)
+        await _deny(websocket, 400, f"{id_param}: required, a positive integer")
+        return None
+    return found[0], int(raw)
+
+
+@router.websocket("/ws/deployment/logs")
+async def deployment_logs(websocket: WebSocket) -> None:
+    svc: Services = websocket.app.state.services
+    caller = await _caller(websocket, svc, "deploymentId")
+    if caller is None:
+        return
+    user, deployment_id = caller
     since = websocket.query_params.get("since", "0")
     if not since.isdigit() or int(since) >= 2**63:
         return await _deny(websocket, 400, "since: a line number (the seq to resume from)")
@@ -82,19 +93,15 @@ async def deployment_logs(websocket: WebSocket) -> None:
 @router.websocket("/ws/container/logs")
 async def container_logs(websocket: WebSocket) -> None:
     svc: Services = websocket.app.state.services
-    found = await asyncio.to_thread(
-        svc.db.call, identify, websocket.cookies.get(COOKIE_NAME), websocket.headers.get("authorization")
-    )
-    if found is None:
-        return await _deny(websocket, 401, "sign in first: no valid session or API token")
-    raw = websocket.query_params.get("appId", "")
-    if not raw.isdigit() or not 1 <= int(raw) < 2**63:
-        return await _deny(websocket, 400, "appId: required, a positive integer")
+    caller = await _caller(websocket, svc, "appId")
+    if caller is None:
+        return
+    user, app_id = caller
     tail = websocket.query_params.get("tail", "100")
     if not tail.isdigit() or not 0 <= int(tail) <= 10_000:
         return await _deny(websocket, 400, "tail: a number of lines from 0 to 10000")
     try:
-        target = await svc.containers.target(found[0], int(raw))
+        target = await svc.containers.target(user, app_id)
         target.require_container()
     except MistError as exc:
         return await _deny(websocket, status_of(exc), exc.message)

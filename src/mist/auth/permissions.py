@@ -5,12 +5,16 @@ An id the user may not reach is reported as missing (NotFound), so ids do not le
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mist.auth.users import is_admin
 from mist.db.models import App, Deployment, Project, ProjectMember, User
 from mist.errors import NotFound
+
+T = TypeVar("T")
 
 
 def can_reach_project(session: Session, user: User, project_id: int) -> bool:
@@ -43,11 +47,14 @@ def app_for(session: Session, user: User, app_id: int) -> App:
     return app
 
 
+def part_of_app_for(session: Session, user: User, model: type[T], row_id: int, what: str) -> tuple[App, T]:
+    """A row that belongs to an app (a deployment, domain, env var, volume), with its app."""
+    row = session.get(model, row_id)
+    app = session.get(App, row.app_id) if row is not None else None
+    if row is None or app is None or not can_reach_project(session, user, app.project_id):
+        raise NotFound(f"{what} {row_id} not found")
+    return app, row
+
+
 def deployment_for(session: Session, user: User, deployment_id: int) -> Deployment:
-    deployment = session.get(Deployment, deployment_id)
-    if deployment is None:
-        raise NotFound(f"deployment {deployment_id} not found")
-    app = session.get(App, deployment.app_id)
-    if app is None or not can_reach_project(session, user, app.project_id):
-        raise NotFound(f"deployment {deployment_id} not found")
-    return deployment
+    return part_of_app_for(session, user, Deployment, deployment_id, "deployment")[1]
