@@ -1,8 +1,9 @@
-"""The log viewer's JavaScript in Chromium, against a scripted stand-in for the log WebSocket.
+"""The log viewer's JavaScript in Chromium, against a scripted stand-in for the log WebSockets.
 
 No Docker here: a small FastAPI app serves the dashboard's static files, a blank page to load the
-modules into, and a fake `/ws/deployment/logs` whose every connection follows a script, so drops,
-replays, gaps and reconnects happen exactly when the test says.
+modules into, and a fake `/ws/deployment/logs` (and `/ws/container/logs`, the runtime log) whose
+every connection follows a script, so drops, replays, gaps and reconnects happen exactly when the
+test says.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class FakeLogs:
         self.plans: list[Plan] = []
         self.connections: list[dict[str, str]] = []
         self.stored = ""
+        self.container_plans: list[Plan] = []
+        self.container_connections: list[dict[str, str]] = []
 
 
 def log(seq: int, line: str) -> dict:
@@ -77,6 +80,16 @@ def make_app(fake: FakeLogs) -> FastAPI:
         except WebSocketDisconnect:
             return
 
+    @app.websocket("/ws/container/logs")
+    async def container_logs(ws: WebSocket) -> None:
+        fake.container_connections.append(dict(ws.query_params))
+        plan = fake.container_plans.pop(0) if fake.container_plans else None
+        await ws.accept()
+        try:
+            await (plan(ws, 0) if plan else until_disconnect(ws))
+        except WebSocketDisconnect:
+            return
+
     return app
 
 
@@ -104,6 +117,8 @@ def harness(browser, fake_server):
     fake.plans.clear()
     fake.connections.clear()
     fake.stored = ""
+    fake.container_plans.clear()
+    fake.container_connections.clear()
     context, page, errors = open_page(browser, url)
     page.goto("/harness")
     page.evaluate("""async () => {
@@ -122,7 +137,7 @@ def harness(browser, fake_server):
         };
     }""")
     yield page, fake
-    page.evaluate("() => window.stream && window.stream.close()")
+    page.evaluate("() => { window.stream && window.stream.close(); window.runtime && window.runtime.close(); }")
     context.close()
     assert errors == [], errors
 
@@ -288,3 +303,94 @@ def test_colours_carry_over_lines_and_markup_stays_text(harness) -> None:
     assert log_el.locator(".ansi-bold").all_inner_texts() == ["bold"]
     colour = page.evaluate("() => getComputedStyle(document.querySelector('.ansi-fg-33')).color")
     assert colour == "rgb(224, 179, 75)"
+
+
+def runtime_log(stamp: int, line: str) -> dict:
+    """A line of WS /ws/container/logs: the engine's fixed-width timestamp, no seq."""
+    return {"type": "log", "timestamp": "", "data": {"timestamp": f"2026-01-01T00:00:{stamp:02d}.000000000Z", "line": line}}
+
+
+def start_runtime(page, max_lines: int = 50) -> None:
+    page.evaluate("""async (maxLines) => {
+        const m = await import('/static/js/containerlog.js');
+        window.runtimeView = new window.lv.LogView({label: 'Runtime log', testid: 'runtime-log', maxLines});
+        document.getElementById('root').append(window.runtimeView.element);
+        window.runtimeStatuses = [];
+        let seq = 0;
+        window.runtime = new m.ContainerLogStream(7, {
+            onLine: ({line, timestamp}) => window.runtimeView.appendLines([{seq: seq++, line, title: timestamp}]),
+            onStatus: (d) => { window.runtimeStatuses.push(d); window.runtimeView.appendMarker(`container ${d.state}`); },
+            onError: (text) => window.runtimeView.appendMarker(text, 'error'),
+            onState: (s) => window.runtimeView.setState(s),
+        }, {backoff: [50, 100, 200], tail: 200}).start();
+    }""", max_lines)
+
+
+def runtime_texts(page) -> list[str]:
+    return page.evaluate("() => window.runtimeView.lines()")
+
+
+def test_the_runtime_log_skips_what_a_reconnect_replays(harness) -> None:
+    """After a drop the server sends the tail again: lines older than the last one shown are skipped,
+    and at its timestamp only the copies already shown (two identical lines may share a stamp)."""
+    page, fake = harness
+    first_lines = [(1, "a"), (2, "b"), (3, "same"), (3, "same")]
+
+    async def first(ws: WebSocket, _: int) -> None:
+        for stamp, line in first_lines:
+            await ws.send_json(runtime_log(stamp, line))
+        await until_disconnect(ws)
+
+    async def replay(ws: WebSocket, _: int) -> None:
+        for stamp, line in [*first_lines, (3, "same"), (4, "c")]:
+            await ws.send_json(runtime_log(stamp, line))
+        await ws.send_json({"type": "status", "timestamp": "", "data": {"state": "exited"}})
+        await ws.send_json({"type": "error", "timestamp": "", "data": {"message": "engine gone <b>away</b>"}})
+        await ws.close()
+
+    async def again(ws: WebSocket, _: int) -> None:
+        await ws.send_json({"type": "error", "timestamp": "", "data": {"message": "engine gone <b>away</b>"}})
+        for stamp, line in [(4, "c"), (5, "\x1b[31md\x1b[0m")]:
+            await ws.send_json(runtime_log(stamp, line))
+        await until_disconnect(ws)
+
+    fake.container_plans[:] = [first, replay, again]
+    start_runtime(page)
+    page.wait_for_function("() => window.runtimeView.lines().length === 4")
+    assert runtime_texts(page) == ["a", "b", "same", "same"]  # live, nothing is skipped
+    page.evaluate("() => window.runtime.drop(100)")
+    page.wait_for_function("() => window.runtimeView.lines().at(-1) === 'd'", timeout=10_000)
+    assert runtime_texts(page) == ["a", "b", "same", "same", "same", "c", "container exited", "engine gone <b>away</b>", "d"]
+    assert fake.container_connections == [{"appId": "7", "tail": "200"}] * 3
+    stats = page.evaluate("() => window.runtime.stats")
+    assert stats["connects"] == 3 and stats["duplicates"] == 5, stats
+    runtime = page.locator("[data-testid=runtime-log]")
+    expect_marker = runtime.locator(".log-marker")
+    assert expect_marker.all_inner_texts() == ["container exited", "engine gone <b>away</b>"]
+    assert runtime.locator(".log-marker-error b").count() == 0
+    assert runtime.locator(".ansi-fg-31").all_inner_texts() == ["d"]
+    assert page.locator("[data-testid=runtime-log-connection]").inner_text() == "live"
+    assert page.locator("[data-testid=log-download]").count() == 1  # the deployment view's; the runtime one has none
+
+    # Suspended (no container): no reconnecting; resumed: the same stream goes on.
+    page.evaluate("() => window.runtime.suspend()")
+    assert page.locator("[data-testid=runtime-log-connection]").inner_text() == "no container yet"
+    page.wait_for_timeout(300)
+    assert len(fake.container_connections) == 3
+    page.evaluate("() => window.runtime.resume()")
+    page.wait_for_function("() => window.runtime.currentState === 'live'")
+    assert len(fake.container_connections) == 4
+
+
+def test_the_runtime_log_keeps_only_its_newest_lines(harness) -> None:
+    page, fake = harness
+
+    async def many(ws: WebSocket, _: int) -> None:
+        for stamp in range(20):
+            await ws.send_json(runtime_log(stamp, f"line {stamp}"))
+        await until_disconnect(ws)
+
+    fake.container_plans[:] = [many]
+    start_runtime(page, max_lines=8)
+    page.wait_for_function("() => window.runtimeView.count === 20")
+    assert runtime_texts(page) == [f"line {i}" for i in range(12, 20)]

@@ -62,6 +62,15 @@ export const api = {
   updateApp: (appId, fields) => data("PUT", "/api/apps/update", { appId, ...fields }),
   deleteApp: (appId) => data("DELETE", "/api/apps/delete", { appId }),
   webhook: (appId, rotate = false) => data("POST", "/api/apps/webhook", rotate ? { appId, rotate: true } : { appId }),
+  deployKey: (appId, rotate = false) => data("POST", "/api/apps/deployKey", rotate ? { appId, rotate: true } : { appId }),
+
+  // The app's running container: these answer its status (the control calls, the status after the change).
+  containerStatus: (appId) => data("GET", `/api/apps/container/status?appId=${encodeURIComponent(appId)}`),
+  containerControl: (appId, action) => data("POST", `/api/apps/container/${encodeURIComponent(action)}?appId=${encodeURIComponent(appId)}`),
+
+  volumes: (appId) => data("POST", "/api/apps/volumes/get", { appId }),
+  addVolume: (appId, fields) => data("POST", "/api/apps/volumes/create", { appId, ...fields }),
+  removeVolume: (id) => data("DELETE", "/api/apps/volumes/delete", { id }),
 
   auditLogs: (limit, offset) => data("GET", `/api/audit-logs?limit=${encodeURIComponent(limit)}&offset=${encodeURIComponent(offset)}`),
 

@@ -8,13 +8,14 @@
 // until the gap is filled; if the deployment ends with a gap, the stored log fills it.
 //
 // LogView renders the lines (ANSI colours as spans, text as text), follows the tail unless the
-// reader scrolled up, and shows the connection state.
+// reader scrolled up, and shows the connection state. The runtime log (containerlog.js) uses it
+// too: with its own test id, marker lines for the container's state, and a cap on the lines kept.
 
 import { newState, renderAnsi } from "./ansi.js";
 import { h } from "./dom.js";
 
 export const FINAL_STATUSES = new Set(["success", "failed", "stopped", "rolled_back"]);
-const BACKOFF_MS = [300, 600, 1200, 2500, 5000, 8000];
+export const BACKOFF_MS = [300, 600, 1200, 2500, 5000, 8000];
 
 export function wsUrl(deploymentId, since, loc = window.location) {
   const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
@@ -207,18 +208,25 @@ const STATE_LABELS = {
   stored: "stored log",
   loading: "loading…",
   failed: "could not load the log",
+  waiting: "no container yet",
 };
 
 export class LogView {
-  constructor({ downloadUrl, downloadName }) {
+  /**
+   * downloadUrl/downloadName: a Download link (none without a URL); label: the log's accessible
+   * name; testid: the log box's data-testid (its state label gets `${testid}-connection`);
+   * maxLines: how many lines to keep (0: all), the oldest go first.
+   */
+  constructor({ downloadUrl = null, downloadName = "", label = "Deployment log", testid = "log", maxLines = 0 } = {}) {
     this.ansi = newState();
     this.follow = true;
     this.scrollQueued = false;
     this.count = 0;
-    this.stateLabel = h("span", { class: "conn conn-loading", "data-testid": "log-connection" }, STATE_LABELS.loading);
+    this.maxLines = maxLines;
+    this.stateLabel = h("span", { class: "conn conn-loading", "data-testid": `${testid}-connection` }, STATE_LABELS.loading);
     this.jump = h("button", { type: "button", class: "btn btn-small jump", hidden: true, onclick: () => this.resumeFollow() }, "↓ Follow");
     this.wrap = h("input", { type: "checkbox", checked: true, onchange: () => this.body.classList.toggle("nowrap", !this.wrap.checked) });
-    this.body = h("div", { class: "log", role: "log", tabindex: "0", "aria-label": "Deployment log", "data-testid": "log" });
+    this.body = h("div", { class: "log", role: "log", tabindex: "0", "aria-label": label, "data-testid": testid });
     this.empty = h("div", { class: "log-empty" }, "No output yet.");
     this.body.append(this.empty);
     this.body.addEventListener("scroll", () => this.onScroll(), { passive: true });
@@ -227,7 +235,7 @@ export class LogView {
         this.stateLabel,
         h("span", { class: "spacer" }),
         h("label", { class: "check" }, this.wrap, " Wrap"),
-        h("a", { class: "btn btn-small", href: downloadUrl, download: downloadName, "data-testid": "log-download" }, "Download"),
+        downloadUrl ? h("a", { class: "btn btn-small", href: downloadUrl, download: downloadName, "data-testid": "log-download" }, "Download") : null,
       ),
       h("div", { class: "log-wrap" }, this.body, this.jump),
     );
@@ -238,25 +246,49 @@ export class LogView {
     this.stateLabel.textContent = STATE_LABELS[name] || name;
   }
 
+  /** batch: [{seq, line, title?}]; `title` (a timestamp, say) shows on hover. */
   appendLines(batch) {
     if (!batch.length) return;
-    if (this.empty) {
-      this.empty.remove();
-      this.empty = null;
-    }
+    this.removeEmpty();
     const frag = document.createDocumentFragment();
-    for (const { seq, line } of batch) {
+    for (const { seq, line, title } of batch) {
       const row = document.createElement("div");
       row.className = "log-line";
       row.dataset.seq = String(seq);
       row.dataset.n = String(seq + 1);
+      if (title) row.title = title;
       row.append(...renderAnsi(line, this.ansi));
       if (!line) row.append(document.createTextNode("")); // keeps the empty line's height via CSS
       frag.append(row);
     }
     this.body.append(frag);
     this.count += batch.length;
+    this.trim();
     if (this.follow) this.queueScroll();
+  }
+
+  /** A line that is not output: a dimmed note such as "container exited" (kind "error": in red). */
+  appendMarker(text, kind = "info") {
+    this.removeEmpty();
+    this.ansi = newState(); // what follows is new output: no colour carries over
+    this.body.append(h("div", { class: ["log-line", "log-marker", `log-marker-${kind}`], "data-marker": kind }, text));
+    this.trim();
+    if (this.follow) this.queueScroll();
+  }
+
+  removeEmpty() {
+    if (this.empty) {
+      this.empty.remove();
+      this.empty = null;
+    }
+  }
+
+  /** Keeps the newest `maxLines`; while the reader looks further up, up to twice as many. */
+  trim() {
+    if (!this.maxLines) return;
+    const limit = this.follow ? this.maxLines : this.maxLines * 2;
+    let extra = this.body.childElementCount - limit;
+    while (extra-- > 0) this.body.firstElementChild.remove();
   }
 
   setText(text) {

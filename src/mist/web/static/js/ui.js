@@ -132,3 +132,33 @@ export function confirmButton(text, confirmText, action, attrs = {}) {
   });
   return btn;
 }
+
+/**
+ * A Copy button for a read-only input's value. The Clipboard API needs a secure context (HTTPS or
+ * localhost); elsewhere the value is selected and copied the old way.
+ */
+export function copyButton(inputEl, attrs = {}) {
+  const btn = h("button", { type: "button", class: "btn btn-small", ...attrs }, "Copy");
+  btn.addEventListener("click", async () => {
+    const text = inputEl.value;
+    let copied = false;
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        await navigator.clipboard.writeText(text);
+        copied = true;
+      } catch (_) { /* permission refused: try the old way */ }
+    }
+    if (!copied) {
+      inputEl.focus();
+      inputEl.select();
+      try {
+        copied = document.execCommand("copy");
+      } catch (_) {
+        copied = false;
+      }
+    }
+    if (copied) toast("Copied to the clipboard", "success", 2500);
+    else toast("Could not copy: the text is selected, copy it with Ctrl+C", "info");
+  });
+  return btn;
+}

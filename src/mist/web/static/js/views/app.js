@@ -1,10 +1,13 @@
-// An application's page: its deployments (status, progress, commit, duration, which is active),
-// deploy / stop / roll back, and the selected deployment's log, live while it runs.
+// An application's page: its running container (runtime.js: status, start / stop / restart, the
+// runtime log; a database's connection details), its deployments (status, progress, commit,
+// duration, which is active), deploy / stop / roll back, and the selected deployment's log, live
+// while it runs.
 
 import { api, logUrl } from "../api.js";
 import { h, replace } from "../dom.js";
 import { FINAL_STATUSES, LogStream, LogView } from "../logviewer.js";
 import { busy, confirmButton, formatDuration, progressBar, shortHash, showError, statusBadge, timeAgo, toast } from "../ui.js";
+import { connectionCard, runtimePanel } from "./runtime.js";
 
 const POLL_BUSY_MS = 2000;
 const POLL_IDLE_MS = 10000;
@@ -25,7 +28,9 @@ window.__mistLogStats = () => (liveStream
   : null);
 
 export async function renderApp(ctx, appId, selectedId) {
-  const [app, deployments] = await Promise.all([api.app(appId), api.deployments(appId)]);
+  // The container's status is not worth failing the page over: the panel polls it again.
+  const [app, deployments, containerStatus] = await Promise.all([
+    api.app(appId), api.deployments(appId), api.containerStatus(appId).catch(() => null)]);
   const project = await api.project(app.projectId);
   if (!ctx.alive()) return;
   ctx.setCrumbs([["Projects", "#/"], [project.name, `#/projects/${project.id}`], [app.name, null]]);
@@ -156,7 +161,10 @@ export async function renderApp(ctx, appId, selectedId) {
         if (FINAL_STATUSES.has(data.status)) finals.set(d.id, patch);
         updateOne(d.id, patch);
       },
-      onFinal: () => refresh(),
+      onFinal: () => {
+        refresh();
+        runtime.refresh();
+      },
     });
     replace(detailBox, detail.element);
   }
@@ -182,7 +190,10 @@ export async function renderApp(ctx, appId, selectedId) {
       deployButton,
       deleteButton));
 
+  const runtime = runtimePanel(app, containerStatus);
   replace(ctx.view, header,
+    runtime.element,
+    app.appType === "database" ? connectionCard(app) : null,
     h("div", { class: "app-grid" },
       h("section", { class: "card deployments-card" }, h("h2", {}, "Deployments"), listEl),
       detailBox));
@@ -196,6 +207,7 @@ export async function renderApp(ctx, appId, selectedId) {
     closed = true;
     clearTimeout(pollTimer);
     if (detail) detail.close();
+    runtime.close();
   };
 }
 

@@ -1,12 +1,18 @@
-// Creating and editing an application: source, runtime, health check, env vars, domains.
+// Creating and editing an application: source, runtime, resources, health check, env vars,
+// domains, deploy key and volumes (the last two in appsettings.js).
 //
 // Secret env vars come back from the API with `value: null`. The editor shows them masked and
 // empty; saving sends such an entry without `value`, which keeps the stored secret. Typing a new
-// value replaces it.
+// value replaces it. The git access token is write-only the same way: the app says only whether
+// it has one; left empty it is kept, "Remove token" sends "" to drop it.
+//
+// Saving answers `actionRequired`: the page comes back with a notice to restart or redeploy.
 
 import { api } from "../api.js";
 import { h, replace } from "../dom.js";
 import { busy, confirmButton, field, toast } from "../ui.js";
+import { deployKeySection, volumeSection } from "./appsettings.js";
+import { actionNotice } from "./runtime.js";
 
 const TEMPLATES = ["postgres", "mysql", "mariadb", "redis", "mongodb"];
 const HEALTH_FIELDS = [
@@ -16,6 +22,16 @@ const HEALTH_FIELDS = [
   ["healthcheckStartPeriod", "Start period (s)", 0, 3600],
 ];
 const SOURCE_FIELDS = ["gitRepository", "gitBranch", "rootDirectory", "dockerfilePath"];
+const RESTART_POLICIES = [
+  ["", "default (the server's setting)"],
+  ["no", "no — never restart"],
+  ["always", "always"],
+  ["unless-stopped", "unless-stopped — unless stopped by hand"],
+  ["on-failure", "on-failure — after a non-zero exit"],
+];
+
+// What the last save needs to be applied, shown once by the settings page it reloads.
+let pendingNotice = null;
 
 function input(name, value, attrs = {}) {
   return h("input", { type: "text", name, value: value ?? "", ...attrs });
@@ -31,8 +47,12 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
   const app = editing ? await api.app(appId) : null;
   const project = await api.project(editing ? app.projectId : projectId);
   if (!ctx.alive()) return;
-  const domains = editing && app.appType === "web" ? await api.domains(appId) : [];
+  const [domains, volumes] = editing
+    ? await Promise.all([app.appType === "web" ? api.domains(appId) : [], api.volumes(appId)])
+    : [[], []];
   if (!ctx.alive()) return;
+  const notice = editing && pendingNotice && pendingNotice.appId === app.id ? pendingNotice.action : null;
+  pendingNotice = null;
 
   ctx.setCrumbs(editing
     ? [["Projects", "#/"], [project.name, `#/projects/${project.id}`], [app.name, `#/apps/${app.id}`], ["Settings", null]]
@@ -42,6 +62,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     name: "", appType: "web", gitRepository: "", gitBranch: "main", dockerfilePath: "Dockerfile",
     rootDirectory: "", port: null, templateName: "postgres", updateStrategy: "rolling", healthcheckPath: "",
     healthcheckInterval: 2, healthcheckTimeout: 5, healthcheckRetries: 15, healthcheckStartPeriod: 0, envVars: [],
+    cpuLimit: null, memoryLimit: null, restartPolicy: null, hasGitToken: false,
   };
 
   const f = {
@@ -56,7 +77,19 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     updateStrategy: select("updateStrategy", [["rolling", "rolling — zero downtime"], ["recreate", "recreate — stop, then start"]], v.updateStrategy),
     healthcheckPath: input("healthcheckPath", v.healthcheckPath, { placeholder: "/health (empty: the port must accept connections)", autocapitalize: "off" }),
     deploymentStrategy: select("deploymentStrategy", [["auto", "auto — a push to the branch deploys"], ["manual", "manual — only the Deploy button"]], v.deploymentStrategy || "auto"),
+    cpuLimit: input("cpuLimit", v.cpuLimit ?? "", { type: "number", min: "0.01", max: "1024", step: "0.01", inputmode: "decimal", placeholder: "no limit" }),
+    memoryLimit: input("memoryLimit", v.memoryLimit ?? "", { type: "number", min: "6", max: "4194304", step: "1", inputmode: "numeric", placeholder: "no limit" }),
+    restartPolicy: select("restartPolicy", RESTART_POLICIES, v.restartPolicy || ""),
+    gitToken: input("gitToken", "", {
+      type: "password", autocomplete: "new-password", spellcheck: "false", autocapitalize: "off", "data-testid": "git-token",
+      placeholder: v.hasGitToken ? "•••••••• kept (type to replace)" : "none (public repository or deploy key)",
+    }),
+    removeGitToken: h("input", { type: "checkbox", name: "removeGitToken", "data-testid": "git-token-remove" }),
   };
+  f.removeGitToken.addEventListener("change", () => {
+    f.gitToken.disabled = f.removeGitToken.checked;
+    if (f.removeGitToken.checked) f.gitToken.value = "";
+  });
   // Push-to-deploy: the webhook and its on/off switch, for the owner and admins, on git-built apps.
   const pushSet = editing && ctx.isAdmin && app.appType !== "database" ? pushSection(app, f.deploymentStrategy) : null;
   for (const [name, , min, max] of HEALTH_FIELDS) {
@@ -71,7 +104,11 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     h("legend", {}, "Source"),
     field("Git repository", f.gitRepository, "https://, ssh://, git:// or user@host:path"),
     h("div", { class: "row" }, field("Branch", f.gitBranch), field("Root directory", f.rootDirectory, "Relative to the repository root")),
-    field("Dockerfile path", f.dockerfilePath, "Relative to the root directory"));
+    field("Dockerfile path", f.dockerfilePath, "Relative to the root directory"),
+    field("Access token", f.gitToken, v.hasGitToken
+      ? "A token is stored (never shown again). Leave empty to keep it; type a new one to replace it."
+      : "For a private repository over https: a token with read access (GitHub, GitLab, Gitea). For ssh remotes, use the deploy key."),
+    v.hasGitToken ? h("label", { class: "check", "data-testid": "git-token-remove-label" }, f.removeGitToken, " Remove the stored token") : null);
   const templateField = field("Template", f.templateName);
   const portField = field("Port", f.port, "The port the container listens on; a database may leave it empty for its template's port");
 
@@ -83,14 +120,27 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
       h("div", { class: "row" }, portField, field("Update strategy", f.updateStrategy))),
     sourceSet,
     pushSet,
+    h("fieldset", { class: "card", "data-testid": "resources" },
+      h("legend", {}, "Resources"),
+      h("div", { class: "row" },
+        field("CPU limit", f.cpuLimit, "CPUs, e.g. 0.5; empty: no limit"),
+        field("Memory limit", f.memoryLimit, "MiB, 6 at least; empty: no limit"),
+        field("Restart policy", f.restartPolicy, "When the engine restarts the container"))),
     h("fieldset", { class: "card" },
       h("legend", {}, "Health check"),
       field("Path", f.healthcheckPath),
       h("div", { class: "row row-4" }, HEALTH_FIELDS.map(([name, label]) => field(label, f[name])))),
     h("fieldset", { class: "card" },
       h("legend", {}, "Environment variables"),
+      h("p", { class: "field-hint env-hint", "data-testid": "env-hint" },
+        "A value may use another app of this project: ",
+        h("span", { class: "mono" }, "${{<app>.HOST}}"), " and ", h("span", { class: "mono" }, "${{<app>.PORT}}"),
+        " for any app; ",
+        ["USER", "PASSWORD", "DATABASE", "URL"].map((k, i) => [i ? ", " : "", h("span", { class: "mono" }, `\${{<app>.${k}}}`)]),
+        " for a database, e.g. ", h("span", { class: "mono" }, "DATABASE_URL = ${{db.URL}}"), ". They are filled in at deploy time."),
       env.element),
     message,
+    notice ? actionNotice(ctx, app, notice) : null,
     h("div", { class: "form-actions" }, save, editing ? h("a", { class: "btn", href: `#/apps/${app.id}` }, "Cancel") : null));
 
   const syncType = () => {
@@ -131,13 +181,48 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     });
     if (!saved) return;
     toast(editing ? "Application saved" : `Application ${saved.name} created`, "success");
+    if (editing) pendingNotice = { appId: saved.id, action: saved.actionRequired || "none" };
     ctx.navigate(editing ? `#/apps/${saved.id}/settings` : `#/apps/${saved.id}`);
   });
 
   replace(ctx.view,
     h("div", { class: "page-head" }, h("h1", {}, editing ? `${app.name} · settings` : "New application")),
     form,
-    editing && app.appType === "web" ? domainSection(ctx, app, domains) : null);
+    editing && app.appType === "web" ? domainSection(ctx, app, domains) : null,
+    editing && app.appType !== "database" ? deployKeySection(app) : null,
+    editing ? volumeSection(ctx, app, volumes) : null);
+  const shown = form.querySelector("[data-testid=action-notice]");
+  if (shown) shown.scrollIntoView({ block: "nearest" });
+}
+
+function limit(inputEl, label, integer) {
+  // A number input holding something that is not a number reads as "": that must not clear the limit.
+  if (inputEl.validity && inputEl.validity.badInput) throw new Error(`${label}: not a number`);
+  const raw = inputEl.value.trim();
+  if (raw === "") return null;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${label}: a positive number, or empty for no limit`);
+  if (integer && !Number.isInteger(n)) throw new Error(`${label}: a whole number of MiB`);
+  return n;
+}
+
+/** Limits and restart policy: null clears them. Only what differs from `app` (all of them when creating). */
+function resourceFields(app, f) {
+  const out = {};
+  const cpu = limit(f.cpuLimit, "CPU limit", false);
+  const memory = limit(f.memoryLimit, "Memory limit", true);
+  const policy = f.restartPolicy.value || null;
+  if (cpu !== (app ? app.cpuLimit ?? null : null)) out.cpuLimit = cpu;
+  if (memory !== (app ? app.memoryLimit ?? null : null)) out.memoryLimit = memory;
+  if (policy !== (app ? app.restartPolicy || null : null)) out.restartPolicy = policy;
+  return out;
+}
+
+/** The token is sent only when typed (replace) or removed (""); otherwise the stored one stays. */
+function tokenField(f) {
+  if (f.removeGitToken.checked) return { gitToken: "" };
+  const token = f.gitToken.value.trim();
+  return token ? { gitToken: token } : {};
 }
 
 function number(inputEl, label) {
@@ -161,6 +246,8 @@ function createFields(projectId, f, env) {
     const n = number(f[name], label);
     if (n !== null) out[name] = n;
   }
+  Object.assign(out, resourceFields(null, f));
+  if (type !== "database") Object.assign(out, tokenField(f));
   out.envVars = env.value();
   return out;
 }
@@ -185,6 +272,8 @@ function changedFields(app, f, env, pushShown) {
     const n = number(f[name], label);
     if (n !== null && n !== app[name]) out[name] = n;
   }
+  Object.assign(out, resourceFields(app, f));
+  if (app.appType !== "database") Object.assign(out, tokenField(f));
   const envVars = env.value();
   if (env.changed()) out.envVars = envVars;
   return out;
