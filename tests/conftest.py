@@ -40,6 +40,13 @@ def token_git_server(git_server: GitServer) -> Iterator[TokenGitServer]:
 
 
 @pytest.fixture(scope="session")
+def https_git_server(git_server: GitServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenGitServer]:
+    """The same over HTTPS, with a certificate of its own (``https_git_server.ca_file``) to trust."""
+    with TokenGitServer(git_server.root, secrets.token_hex(16), tls_dir=tmp_path_factory.mktemp("tls")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def engine() -> docker.DockerClient:
     """The real engine, for the suites that deploy (integration, client, web)."""
     return connect()

@@ -137,3 +137,20 @@ def test_token_remote_refusals_name_the_problem(
     repos = GitRepos(tmp_path / "git", timeout=30)
     with pytest.raises(GitError, match=reason):
         asyncio.run(repos.resolve(6, token_git_server.url_for(private_repo[0]), "main", GitAuth(token=token)))
+
+
+def test_https_remote_with_a_token_and_a_private_ca(
+    tmp_path: Path, https_git_server: TokenGitServer, private_repo: tuple[str, list[str]]
+) -> None:
+    name, shas = private_repo
+    url = https_git_server.url_for(name)
+    assert url.startswith("https://")
+    auth = GitAuth(token=https_git_server.token)
+    untrusting = GitRepos(tmp_path / "plain", timeout=30)
+    with pytest.raises(GitError, match="TLS certificate is not trusted.*MIST_GIT_CA_FILE"):
+        asyncio.run(untrusting.resolve(6, url, "main", auth))
+
+    repos = GitRepos(tmp_path / "git", timeout=30, ca_file=https_git_server.ca_file)
+    assert asyncio.run(repos.resolve(6, url, "main", auth)).hash == shas[1]
+    with pytest.raises(GitError, match="refused the app's access token"):
+        asyncio.run(repos.resolve(7, url, "main", GitAuth(token="wrong")))

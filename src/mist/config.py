@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     lease_seconds: int = Field(default=30, ge=5)
     git_timeout_seconds: int = Field(default=300, ge=5)
+    # A PEM bundle git trusts for https remotes instead of the system's, e.g. a private CA's.
+    git_ca_file: Path | None = None
     clone_timeout_seconds: float = Field(default=600, gt=0)
     build_timeout_seconds: float = Field(default=3600, gt=0)
     health_timeout_seconds: float = Field(default=300, gt=0)

@@ -156,9 +156,10 @@ print("x-access-token" if prompt.lower().startswith("username") else os.environ[
 class GitRepos:
     """Per-app bare mirrors under one directory."""
 
-    def __init__(self, root: Path, timeout: float) -> None:
+    def __init__(self, root: Path, timeout: float, ca_file: Path | None = None) -> None:
         self.root = root
         self.timeout = timeout
+        self.ca_file = ca_file
         self._locks: dict[int, asyncio.Lock] = {}
         self._remotes: dict[int, str] = {}  # the URL each mirror's origin was last set to
 
@@ -309,6 +310,8 @@ class GitRepos:
         }
         if index_file is not None:
             env["GIT_INDEX_FILE"] = str(index_file)
+        if self.ca_file is not None:
+            env["GIT_SSL_CAINFO"] = str(self.ca_file)
         env.update(extra_env or {})
         proc = await asyncio.create_subprocess_exec(
             # No surprise pauses: background maintenance never runs inside a deploy.
@@ -359,6 +362,11 @@ def _explain(errors: list[str], code: int | None, env: dict[str, str]) -> str:
         return (
             "the git server refused the app's deploy key (Permission denied (publickey)): add the public key "
             "from POST /api/apps/deployKey to the repository's deploy keys"
+        )
+    if "server certificate verification failed" in text or "SSL certificate problem" in text:
+        return (
+            "the git server's TLS certificate is not trusted; if it comes from a private CA, point "
+            "MIST_GIT_CA_FILE at that CA's certificate"
         )
     if "Authentication failed" in text or "could not read Username" in text or "could not read Password" in text:
         if "MIST_GIT_TOKEN" in env:

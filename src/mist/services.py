@@ -40,7 +40,7 @@ def build_services(settings: Settings) -> Services:
     bus = EventBus()
     logs = LogStore(settings.logs_dir)
     runtime = DockerRuntime()
-    git = GitRepos(settings.git_dir, timeout=settings.git_timeout_seconds)
+    git = GitRepos(settings.git_dir, timeout=settings.git_timeout_seconds, ca_file=settings.git_ca_file)
     proxy = (
         CaddyProxy(admin=settings.proxy_admin, listen=settings.proxy_listen, tls=settings.proxy_tls,
                    state_dir=settings.data_dir / "caddy")

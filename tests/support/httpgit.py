@@ -2,15 +2,20 @@
 
 Each request runs ``git http-backend`` as a CGI over the repos in ``repos_root``
 (read in place, so later commits are visible at once). Every request is
-recorded so tests can check where credentials travelled.
+recorded so tests can check where credentials travelled. With ``tls_dir`` it
+serves HTTPS with a self-signed certificate for 127.0.0.1 written there
+(``ca_file``), which a client must be told to trust, as with a private CA.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime
+import ipaddress
 import os
 import secrets
+import ssl
 import subprocess
 import sys
 import threading
@@ -20,6 +25,10 @@ from types import TracebackType
 from typing import Self, TypedDict
 from urllib.parse import unquote
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from support.gitserver import GIT_ENV
 
 REALM = "mist-test"
@@ -115,10 +124,34 @@ class _Handler(BaseHTTPRequestHandler):
         return status, headers, payload
 
 
+def _self_signed(tls_dir: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that is its own CA: trusting it is trusting the server."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mist-test git server")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    cert_file, key_file = tls_dir / "git-server.pem", tls_dir / "git-server.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
 class TokenGitServer:
-    def __init__(self, repos_root: str | os.PathLike[str], token: str) -> None:
+    def __init__(self, repos_root: str | os.PathLike[str], token: str, tls_dir: Path | None = None) -> None:
         self.repos_root = Path(repos_root)
         self.token = token
+        self.tls_dir = tls_dir
+        self.ca_file: Path | None = None
         self.requests: list[GitRequest] = []
         self.port: int | None = None
         self._httpd: _Server | None = None
@@ -128,6 +161,11 @@ class TokenGitServer:
         # Binding port 0 here, not probing first, leaves no window for a port race.
         httpd = _Server(("127.0.0.1", 0), _Handler)
         httpd.owner = self
+        if self.tls_dir is not None:
+            self.ca_file, key_file = _self_signed(self.tls_dir)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.ca_file, key_file)
+            httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
         self._thread = threading.Thread(target=httpd.serve_forever, name="token-git-server",
                                         daemon=True)
         self._thread.start()
@@ -153,7 +191,8 @@ class TokenGitServer:
     def url_for(self, name: str) -> str:
         if self.port is None:
             raise RuntimeError("TokenGitServer not started")
-        return f"http://127.0.0.1:{self.port}/{name}.git"
+        scheme = "https" if self.tls_dir is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/{name}.git"
 
     def accepts(self, authorization: str | None) -> bool:
         """True for HTTP Basic credentials whose password is the token, whatever the user name."""
