@@ -10,9 +10,10 @@
 // older than the last line already shown is skipped, and at that last timestamp only as many copies
 // of a line as were shown (the engine may stamp two lines read together alike).
 //
-// The lines themselves are rendered by logviewer.js's LogView.
+// The connection and its reconnects are socket.js's; the lines themselves are rendered by
+// logviewer.js's LogView.
 
-import { BACKOFF_MS } from "./logviewer.js";
+import { ReconnectingSocket } from "./socket.js";
 
 export const DEFAULT_TAIL = 200;
 
@@ -21,20 +22,13 @@ export function containerWsUrl(appId, tail = DEFAULT_TAIL, loc = window.location
   return `${scheme}//${loc.host}/ws/container/logs?appId=${encodeURIComponent(appId)}&tail=${encodeURIComponent(tail)}`;
 }
 
-export class ContainerLogStream {
+export class ContainerLogStream extends ReconnectingSocket {
   /** handlers: onLine({timestamp, line}), onStatus(data), onError(message), onState(state, info). */
-  constructor(appId, handlers = {}, { WebSocketImpl = window.WebSocket, backoff = BACKOFF_MS, tail = DEFAULT_TAIL, url = containerWsUrl } = {}) {
+  constructor(appId, handlers = {}, { tail = DEFAULT_TAIL, url = containerWsUrl, ...options } = {}) {
+    super(handlers, options);
     this.appId = appId;
-    this.h = handlers;
-    this.WebSocketImpl = WebSocketImpl;
-    this.backoff = backoff;
     this.tail = tail;
     this.urlFor = url;
-    this.ws = null;
-    this.timer = null;
-    this.failures = 0;
-    this.holdUntil = 0;
-    this.closed = false;
     this.suspended = false;
     this.errors = new Set();
     // What was shown last: its timestamp and how often each line was shown at it.
@@ -43,61 +37,20 @@ export class ContainerLogStream {
     // While a reconnect's replay runs: what to skip.
     this.skipBefore = "";
     this.skipAt = new Map();
-    this.stats = { connects: 0, drops: 0, duplicates: 0, received: 0 };
-    this.onOnline = () => {
-      if (this.timer !== null) this.reconnectNow();
-    };
-    window.addEventListener("online", this.onOnline);
   }
 
-  start() {
-    this.connect();
-    return this;
+  socketUrl() {
+    return this.urlFor(this.appId, this.tail);
   }
 
-  connect() {
-    if (this.closed || this.suspended) return;
-    this.timer = null;
-    this.state("connecting");
+  /** The server sends the tail again on each connect: skip what was shown already. */
+  beforeConnect() {
     this.skipBefore = this.lastStamp;
     this.skipAt = new Map(this.atLast);
-    let ws;
-    try {
-      ws = new this.WebSocketImpl(this.urlFor(this.appId, this.tail));
-    } catch (_) {
-      this.failures += 1;
-      this.scheduleReconnect(0);
-      return;
-    }
-    this.ws = ws;
-    let heard = false;
-    ws.onopen = () => {
-      this.stats.connects += 1;
-      this.state("live");
-    };
-    ws.onmessage = (event) => {
-      if (this.ws !== ws) return;
-      if (!heard) {
-        heard = true;
-        this.failures = 0;
-      }
-      let msg;
-      try {
-        msg = JSON.parse(event.data);
-      } catch (_) {
-        return;
-      }
-      this.handle(msg);
-    };
-    ws.onclose = (event) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      if (this.closed || this.suspended) return;
-      this.stats.drops += 1;
-      if (!heard) this.failures += 1;
-      this.scheduleReconnect(event && event.code);
-    };
-    ws.onerror = () => { /* onclose follows */ };
+  }
+
+  stopped() {
+    return this.closed || this.suspended;
   }
 
   handle(msg) {
@@ -145,21 +98,6 @@ export class ContainerLogStream {
     return false;
   }
 
-  scheduleReconnect(code) {
-    const base = this.backoff[Math.min(this.failures, this.backoff.length - 1)];
-    const delay = Math.max(base, this.holdUntil - Date.now());
-    this.state("reconnecting", { code, delay, failures: this.failures });
-    this.clearTimer();
-    this.timer = setTimeout(() => this.connect(), delay);
-  }
-
-  reconnectNow() {
-    if (this.closed || this.suspended || this.ws) return;
-    this.holdUntil = 0;
-    this.clearTimer();
-    this.connect();
-  }
-
   /** No container to follow (the app is not deployed): stop trying until `resume`. */
   suspend() {
     if (this.suspended || this.closed) return;
@@ -174,36 +112,5 @@ export class ContainerLogStream {
     this.suspended = false;
     this.failures = 0;
     this.connect();
-  }
-
-  /** Test and debugging hook: cut the connection as a network failure would, stay away `holdMs`. */
-  drop(holdMs = 0) {
-    this.holdUntil = Date.now() + holdMs;
-    if (this.ws) this.ws.close(4000, "dropped on purpose");
-  }
-
-  clearTimer() {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  disconnect() {
-    if (this.ws) {
-      const ws = this.ws;
-      this.ws = null;
-      ws.close(1000, "viewer closed");
-    }
-  }
-
-  state(name, info = {}) {
-    this.currentState = name;
-    if (this.h.onState) this.h.onState(name, info);
-  }
-
-  close() {
-    this.closed = true;
-    this.clearTimer();
-    window.removeEventListener("online", this.onOnline);
-    this.disconnect();
   }
 }

@@ -5,7 +5,8 @@
 // dropped connection the stream reconnects and keeps only the lines it does not have yet: nothing
 // is lost, nothing is shown twice. (It also sends `since=<next seq>` in case the server learns to
 // skip the replay; the client-side check stays either way.) Lines that arrive ahead of a gap wait
-// until the gap is filled; if the deployment ends with a gap, the stored log fills it.
+// until the gap is filled; if the deployment ends with a gap, the stored log fills it. The socket,
+// its back-off and reconnects are socket.js's ReconnectingSocket, shared with the runtime log.
 //
 // LogView renders the lines (ANSI colours as spans, text as text), follows the tail unless the
 // reader scrolled up, and shows the connection state. The runtime log (containerlog.js) uses it
@@ -13,9 +14,10 @@
 
 import { newState, renderAnsi } from "./ansi.js";
 import { h } from "./dom.js";
+import { ReconnectingSocket } from "./socket.js";
 
+export { BACKOFF_MS } from "./socket.js";
 export const FINAL_STATUSES = new Set(["success", "failed", "stopped", "rolled_back"]);
-export const BACKOFF_MS = [300, 600, 1200, 2500, 5000, 8000];
 
 export function wsUrl(deploymentId, since, loc = window.location) {
   const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
@@ -32,79 +34,28 @@ export function splitLog(text) {
   return lines;
 }
 
-export class LogStream {
+export class LogStream extends ReconnectingSocket {
   /**
    * handlers: onLines([{seq, line}]), onStatus(data), onError(message), onState(state, info),
    *           fetchStored() -> Promise<string> (fills a gap left at the end).
    */
-  constructor(deploymentId, handlers = {}, { WebSocketImpl = window.WebSocket, backoff = BACKOFF_MS, url = wsUrl } = {}) {
+  constructor(deploymentId, handlers = {}, { url = wsUrl, ...options } = {}) {
+    super(handlers, options);
     this.deploymentId = deploymentId;
-    this.h = handlers;
-    this.WebSocketImpl = WebSocketImpl;
-    this.backoff = backoff;
     this.urlFor = url;
     this.nextSeq = 0;
     this.pending = new Map();
     this.errors = new Set();
     this.final = false;
-    this.closed = false;
-    this.ws = null;
-    this.timer = null;
-    this.failures = 0;
-    this.holdUntil = 0;
-    this.stats = { connects: 0, drops: 0, duplicates: 0, received: 0 };
-    this.onOnline = () => {
-      if (this.timer !== null) this.reconnectNow();
-    };
-    window.addEventListener("online", this.onOnline);
   }
 
-  start() {
-    this.connect();
-    return this;
+  /** Each (re)connect resumes from the next line this stream does not have. */
+  socketUrl() {
+    return this.urlFor(this.deploymentId, this.nextSeq);
   }
 
-  connect() {
-    if (this.closed || this.final) return;
-    this.timer = null;
-    this.state("connecting");
-    let ws;
-    try {
-      ws = new this.WebSocketImpl(this.urlFor(this.deploymentId, this.nextSeq));
-    } catch (_) {
-      this.failures += 1;
-      this.scheduleReconnect(0);
-      return;
-    }
-    this.ws = ws;
-    let heard = false;
-    ws.onopen = () => {
-      this.stats.connects += 1;
-      this.state("live");
-    };
-    ws.onmessage = (event) => {
-      if (this.ws !== ws) return;
-      if (!heard) {
-        heard = true;
-        this.failures = 0; // a connection that delivers resets the back-off
-      }
-      let msg;
-      try {
-        msg = JSON.parse(event.data);
-      } catch (_) {
-        return;
-      }
-      this.handle(msg);
-    };
-    ws.onclose = (event) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      if (this.closed || this.final) return;
-      this.stats.drops += 1;
-      if (!heard) this.failures += 1;
-      this.scheduleReconnect(event && event.code);
-    };
-    ws.onerror = () => { /* onclose follows */ };
+  stopped() {
+    return this.closed || this.final;
   }
 
   handle(msg) {
@@ -154,48 +105,6 @@ export class LogStream {
         const lines = splitLog(await this.h.fetchStored());
         for (let seq = this.nextSeq; seq < lines.length; seq++) this.acceptLine(seq, lines[seq]);
       } catch (_) { /* the lines we have stay shown */ }
-    }
-  }
-
-  scheduleReconnect(code) {
-    const base = this.backoff[Math.min(this.failures, this.backoff.length - 1)];
-    const delay = Math.max(base, this.holdUntil - Date.now());
-    this.state("reconnecting", { code, delay, failures: this.failures });
-    this.clearTimer();
-    this.timer = setTimeout(() => this.connect(), delay);
-  }
-
-  reconnectNow() {
-    if (this.closed || this.final || this.ws) return;
-    this.holdUntil = 0;
-    this.clearTimer();
-    this.connect();
-  }
-
-  /** Test and debugging hook: cut the connection as a network failure would, stay away `holdMs`. */
-  drop(holdMs = 0) {
-    this.holdUntil = Date.now() + holdMs;
-    if (this.ws) this.ws.close(4000, "dropped on purpose");
-  }
-
-  clearTimer() {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  state(name, info = {}) {
-    this.currentState = name;
-    if (this.h.onState) this.h.onState(name, info);
-  }
-
-  close() {
-    this.closed = true;
-    this.clearTimer();
-    window.removeEventListener("online", this.onOnline);
-    if (this.ws) {
-      const ws = this.ws;
-      this.ws = null;
-      ws.close(1000, "viewer closed");
     }
   }
 }
