@@ -37,7 +37,8 @@ def busybox(engine) -> str:
 @pytest.fixture
 def server(tmp_path: Path, engine, busybox: str) -> Iterator[MistServer]:
     remove_mist_objects(engine)
-    server = MistServer(tmp_path / "data", workers=2)
+    # A stop waits 1 s, not 10, for the test apps' shell (as PID 1 it ignores SIGTERM) to end.
+    server = MistServer(tmp_path / "data", workers=2, stop_timeout_seconds="1")
     try:
         server.start()
         yield server

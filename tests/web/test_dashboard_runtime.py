@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from browser_support import DESKTOP, PHONE, open_page, screenshot
 from support.client import PASSWORD
-from support.engine import remove_mist_objects
 from support.gitserver import GitServer
 from support.server import MistServer
 from test_dashboard import api, deploy_from_ui, wait_detail
@@ -37,21 +34,6 @@ DOCKERFILE = r"""FROM mist-test/busybox:1
 CMD ["sh", "-c", "printf '\\033[32mready\\033[0m {nonce}\\n'; echo '<img src=x onerror=alert(1)>'; i=0; while true; do i=$((i+1)); echo line-$i; sleep 0.2; done"]
 """
 LINE = re.compile(r"line-(\d+)")
-
-
-@pytest.fixture
-def server(tmp_path: Path, engine, busybox: str) -> Iterator[MistServer]:
-    """As conftest's, but a stop waits 1 s, not 10, for the shell (PID 1 ignores SIGTERM) to end."""
-    remove_mist_objects(engine)
-    server = MistServer(tmp_path / "data", workers=2, stop_timeout_seconds="1")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        print(server.output())
-        server.stop_proxy()
-        remove_mist_objects(engine)
 
 
 def runtime(page: Page):
