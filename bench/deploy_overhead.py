@@ -9,15 +9,13 @@ runs from POST /api/deployment/add until the WebSocket reports `success`; the ba
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import time
 from pathlib import Path
 
 import docker
-from harness import SERVER_PY, MistClient, MistServer, mist_bench
-from websockets.sync.client import connect
+from harness import SERVER_PY, MistClient, MistServer, mist_bench, until_final
 
 DOCKERFILE = """\
 FROM mist-test/python:bookworm
@@ -29,16 +27,7 @@ CMD ["python3", "server.py"]
 
 
 def mist_deploy(server: MistServer, client: MistClient, app_id: int) -> float:
-    cookie = f"mist_session={client.http.cookies['mist_session']}"
-    start = time.perf_counter()
-    deployment = client.deploy(app_id)
-    with connect(f"{server.ws_url}/ws/deployment/logs?deploymentId={deployment['id']}",
-                 additional_headers={"Cookie": cookie}) as ws:
-        final = [json.loads(m) for m in ws][-1]
-    elapsed = time.perf_counter() - start
-    if final["data"]["status"] != "success":
-        raise SystemExit(f"Mist deployment failed: {final}\n{client.logs(deployment['id'])}")
-    return elapsed
+    return until_final(server, client, lambda: client.deploy(app_id))[0]
 
 
 BASELINE_NETWORK = "bench-baseline-net"

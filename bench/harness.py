@@ -3,9 +3,11 @@ git server beside it on loopback, and an engine left clean afterwards."""
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +21,9 @@ from support.gitserver import GitServer  # noqa: E402
 from support.images import ensure_python_image  # noqa: E402
 from support.sample_app import SERVER_PY  # noqa: E402
 from support.server import MistServer  # noqa: E402
+from websockets.sync.client import connect  # noqa: E402
 
-__all__ = ["SERVER_PY", "Bench", "GitServer", "MistClient", "MistServer", "mist_bench"]
+__all__ = ["SERVER_PY", "Bench", "GitServer", "MistClient", "MistServer", "mist_bench", "until_final"]
 
 
 @dataclass
@@ -30,6 +33,23 @@ class Bench:
     server: MistServer
     client: MistClient
     workdir: Path
+
+
+def until_final(server: MistServer, client: MistClient, start: Callable[[], dict]) -> tuple[float, dict]:
+    """Seconds from `start()` (an API call that answers a deployment) until the deployment's
+    WebSocket sends its final status, and that status. The socket, not polling, so the figure
+    carries no polling interval."""
+    cookie = f"mist_session={client.http.cookies['mist_session']}"
+    began = time.perf_counter()
+    deployment = start()
+    with connect(f"{server.ws_url}/ws/deployment/logs?deploymentId={deployment['id']}",
+                 additional_headers={"Cookie": cookie}) as ws:
+        final = [json.loads(m) for m in ws][-1]
+    elapsed = time.perf_counter() - began
+    if final["data"]["status"] != "success":
+        raise SystemExit(f"deployment {deployment['id']} ended {final['data']['status']}:\n"
+                         f"{client.logs(deployment['id'])}")
+    return elapsed, deployment
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import argparse
 import statistics
 import time
 
-from harness import SERVER_PY, MistClient, mist_bench
+from harness import SERVER_PY, mist_bench, until_final
 
 DOCKERFILE = """\
 FROM mist-test/python:bookworm
@@ -26,16 +26,6 @@ CMD ["python3", "server.py"]
 """
 
 
-def timed(client: MistClient, app_id: int, start) -> float:
-    began = time.perf_counter()
-    deployment = start()
-    final = client.wait_final(app_id, deployment["id"], timeout=600)
-    elapsed = time.perf_counter() - began
-    if final["status"] != "success":
-        raise SystemExit(f"deployment {deployment['id']} ended {final['status']}:\n{client.logs(deployment['id'])}")
-    return elapsed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
@@ -43,7 +33,7 @@ def main() -> None:
 
     deploys, rollbacks = [], []
     with mist_bench() as bench:
-        client, git = bench.client, bench.git
+        client, git, server = bench.client, bench.git, bench.server
         git.create_repo("app", {"server.py": SERVER_PY, "Dockerfile": DOCKERFILE, "version.txt": "v0"})
         app = client.app(client.project("bench")["id"], "app", git.url_for("app"), port=8000)
         previous = client.deploy(app["id"])
@@ -51,18 +41,13 @@ def main() -> None:
         for n in range(1, args.rounds + 1):
             # Each commit changes the copied sources, so every full deploy rebuilds from COPY on.
             git.commit("app", {"version.txt": f"v{n}-{time.time_ns()}"}, message=f"v{n}")
-            current: dict = {}
-
-            def deploy() -> dict:
-                current.update(client.deploy(app["id"]))
-                return current
-
-            deploys.append(timed(client, app["id"], deploy))
+            elapsed, current = until_final(server, client, lambda: client.deploy(app["id"]))
+            deploys.append(elapsed)
             target = previous["id"]
-            rollbacks.append(timed(client, app["id"], lambda: client.post(
-                "/api/deployment/rollback", {"deploymentId": target})["data"]))
+            rollbacks.append(until_final(server, client, lambda: client.post(
+                "/api/deployment/rollback", {"deploymentId": target})["data"])[0])
             print(f"round {n}: full deploy {deploys[-1]:.2f} s  rollback {rollbacks[-1]:.2f} s")
-            previous = dict(current)
+            previous = current
     deploy_median, rollback_median = statistics.median(deploys), statistics.median(rollbacks)
     print(f"median: full deploy {deploy_median:.2f} s  rollback {rollback_median:.2f} s")
     print(f"rollback ratio (rollback / full deploy): {rollback_median / deploy_median:.3f}  (target <= 0.2)")
