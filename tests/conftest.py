@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: a real git daemon on loopback, and Mist in-process for API tests."""
+"""Fixtures shared by every test: real git servers on loopback, Mist in-process for API tests, and
+for the suites that deploy (which define `server_factory`) a real server with its owner signed in."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import docker
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from support.client import MistClient
 from support.engine import connect
 from support.gitserver import GitServer
 from support.httpgit import TokenGitServer
+from support.server import MistServer
 from support.sshgit import SshGitServer
 
 from mist.config import Settings
@@ -67,3 +70,16 @@ def http(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def mist(http: TestClient) -> MistClient:
     return MistClient(http)
+
+
+@pytest.fixture
+def server(server_factory) -> MistServer:  # noqa: ANN001 - each Docker suite's own factory
+    return server_factory()
+
+
+@pytest.fixture
+def owner(server: MistServer) -> Iterator[MistClient]:
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        client = MistClient(http)
+        client.signup()
+        yield client

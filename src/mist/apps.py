@@ -24,7 +24,7 @@ from mist.db.models import App, Deployment, EnvVar, User, iso
 from mist.errors import Conflict, InvalidInput, PermissionDenied
 from mist.git import generate_deploy_key, redact_url, validate_branch, validate_remote_url
 from mist.secretbox import SecretBox
-from mist.templates import TEMPLATES, connection, generated_env
+from mist.templates import TEMPLATES, generated_env
 
 APP_TYPES = ("web", "service", "database")
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -201,15 +201,13 @@ def _settings_of(app: App) -> dict[str, Any]:
 def action_required(before: dict[str, Any], app: App) -> str:
     """What the running app needs for a change to show: none, a restart, or a redeploy."""
     after = _settings_of(app)
-    if before["env"] != after["env"] or any(
-        before["columns"][c] != after["columns"][c] for c in _REDEPLOY_COLUMNS
-    ):
+    was, now = before["columns"], after["columns"]
+    if before["env"] != after["env"] or any(was[c] != now[c] for c in _REDEPLOY_COLUMNS):
         return REDEPLOY
-    changed = [c for c in _RESTART_COLUMNS if before["columns"][c] != after["columns"][c]]
     # A limit can be tightened in place, but not removed: only a new container drops it.
-    if any(before["columns"][c] and not after["columns"][c] for c in ("cpu_limit", "memory_limit")):
+    if any(was[c] and not now[c] for c in ("cpu_limit", "memory_limit")):
         return REDEPLOY
-    return RESTART if changed else NONE
+    return RESTART if any(was[c] != now[c] for c in _RESTART_COLUMNS) else NONE
 
 
 def update(
@@ -240,12 +238,17 @@ def update(
     return app, action_required(before, app)
 
 
+def _protected(app: App) -> set[str]:
+    """The env vars holding a database app's generated credentials."""
+    return set(TEMPLATES[app.template_name].env) if app.template_name else set()
+
+
 def _replace_env(app: App, env: list[EnvInput]) -> None:
     """The given list becomes the app's env. A known key sent without a value keeps its stored
     value, so a client can resend secrets it cannot read; a database app keeps its credentials."""
     _check_env(env)
     current = {e.key: e for e in app.env_vars}
-    protected = set(TEMPLATES[app.template_name].env) if app.template_name else set()
+    protected = _protected(app)
     rows = []
     for item in env:
         old = current.get(item.key)
@@ -264,10 +267,6 @@ def _replace_env(app: App, env: list[EnvInput]) -> None:
     given = {item.key for item in env}
     rows.extend(current[k] for k in protected if k in current and k not in given)
     app.env_vars = rows
-
-
-def _protected(app: App) -> set[str]:
-    return set(TEMPLATES[app.template_name].env) if app.template_name else set()
 
 
 def add_env(session: Session, user: User, app_id: int, item: EnvInput) -> tuple[EnvVar, str]:
@@ -351,10 +350,9 @@ def deploy_key(session: Session, user: User, app_id: int, rotate: bool, box: Sec
 
 def connection_json(app: App, viewer: User | None) -> dict | None:
     """How the project's other apps reach a database app; the password only for owners and admins."""
-    template = TEMPLATES.get(app.template_name)
-    if template is None:
+    details = references.connection_of(app)
+    if details is None:
         return None
-    details = connection(template, {e.key: e.value for e in app.env_vars}, app.name, app.port or template.port)
     shown = viewer is not None and is_admin(viewer)
     return {
         "host": details.host,

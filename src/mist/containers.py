@@ -31,7 +31,7 @@ from mist.proxy.router import Router
 from mist.runtime.docker import DockerRuntime
 from mist.runtime.requests import ContainerState
 
-MAX_TAIL = 10_000
+MAX_TAIL = 10_000  # the most lines a caller may ask for at once
 FOLLOW_POLL_SECONDS = 1.0
 
 
@@ -126,7 +126,7 @@ class Containers:
 
     async def logs(self, user: User, app_id: int, tail: int) -> str:
         target = await self.target(user, app_id)
-        lines = await asyncio.to_thread(self.runtime.logs, target.require_container(), min(tail, MAX_TAIL))
+        lines = await asyncio.to_thread(self.runtime.logs, target.require_container(), tail)
         redact = Redactor(target.secrets)
         return "\n".join(redact(line) for line in lines)
 
@@ -137,7 +137,7 @@ class Containers:
         container, since = target.require_container(), None
         while True:
             stream = await asyncio.to_thread(
-                self.runtime.follow_logs, container, min(tail, MAX_TAIL) if since is None else "all", since
+                self.runtime.follow_logs, container, tail if since is None else "all", since
             )
             async for line in _lines(stream):
                 stamp, _, text = line.partition(" ")

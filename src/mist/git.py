@@ -162,6 +162,7 @@ class GitRepos:
         self.ca_file = ca_file
         self._locks: dict[int, asyncio.Lock] = {}
         self._remotes: dict[int, str] = {}  # the URL each mirror's origin was last set to
+        self._helpers: set[str] = set()  # helper programs written by this process
 
     def mirror_path(self, app_id: int) -> Path:
         return self.root / f"app-{app_id}.git"
@@ -182,14 +183,11 @@ class GitRepos:
         async with self._lock(app_id):
             mirror = await self._ensure_mirror(app_id, url)
             ref = f"refs/heads/{branch}"
-            async with self._remote_env(app_id, url, auth or GitAuth()) as remote_env:
-                await self._git(
-                    ["fetch", "--prune", "--no-tags", "--no-show-forced-updates", "--no-write-fetch-head",
-                     "origin", f"+{ref}:{ref}"],
-                    cwd=mirror,
-                    what=f"fetch branch '{branch}'",
-                    extra_env=remote_env,
-                )
+            await self._fetch(
+                app_id, url, auth, mirror, f"fetch branch '{branch}'",
+                ["--prune", "--no-tags", "--no-show-forced-updates", "--no-write-fetch-head",
+                 "origin", f"+{ref}:{ref}"],
+            )
             out = await self._git(["log", "-1", "--format=%H%x1f%s", ref, "--"], cwd=mirror)
             commit_hash, _, subject = out.strip().partition("\x1f")
             return Commit(commit_hash, subject)
@@ -204,11 +202,7 @@ class GitRepos:
             mirror = await self._ensure_mirror(app_id, url)
             if not await self._has_commit(mirror, commit):
                 await sink(f"Fetching commit {commit[:12]} into the mirror...")
-                async with self._remote_env(app_id, url, auth or GitAuth()) as remote_env:
-                    await self._git(
-                        ["fetch", "--no-tags", "origin", commit], cwd=mirror, what="fetch the commit", sink=sink,
-                        extra_env=remote_env,
-                    )
+                await self._fetch(app_id, url, auth, mirror, "fetch the commit", ["--no-tags", "origin", commit], sink)
             dest.mkdir(parents=True)
             await sink(f"Checking out {commit} into '{dest}'...")
             # Straight from the mirror into the build directory: no repository is created there,
@@ -227,15 +221,24 @@ class GitRepos:
         shutil.rmtree(self.mirror_path(app_id), ignore_errors=True)
         self.forget_host_keys(app_id)
 
+    async def _fetch(
+        self, app_id: int, url: str, auth: GitAuth | None, mirror: Path, what: str, args: list[str],
+        sink: LineSink | None = None,
+    ) -> None:
+        """The one kind of command that reaches the remote, so the one that gets its credentials."""
+        async with self._remote_env(app_id, url, auth or GitAuth()) as remote_env:
+            await self._git(["fetch", *args], cwd=mirror, what=what, sink=sink, extra_env=remote_env)
+
     def _helper(self, name: str, text: str) -> Path:
+        """Writes the helper program once per process (an older Mist's copy may differ)."""
         path = self.root / ".bin" / name
-        content = text.replace("{python}", sys.executable)
-        if not path.exists() or path.read_text() != content:
+        if name not in self._helpers:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             staged = path.with_suffix(".tmp")
-            staged.write_text(content)
+            staged.write_text(text.replace("{python}", sys.executable))
             staged.chmod(0o700)
             staged.replace(path)
+            self._helpers.add(name)
         return path
 
     @asynccontextmanager

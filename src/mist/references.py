@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from mist.db.models import App
 from mist.errors import InvalidInput
-from mist.templates import TEMPLATES, connection
+from mist.templates import TEMPLATES, Connection, connection
 
 _REFERENCE = re.compile(r"\$\{\{\s*([A-Za-z0-9-]+)\.([A-Za-z_]+)\s*\}\}")
 COMMON_KEYS = ("HOST", "PORT")
@@ -53,11 +53,19 @@ def check(session: Session, project_id: int, items: Iterable[tuple[str, str]]) -
                 )
 
 
+def connection_of(app: App) -> Connection | None:
+    """How the other apps of its project reach a database app (None for any other app)."""
+    template = TEMPLATES.get(app.template_name)
+    if template is None:
+        return None
+    env = {e.key: e.value for e in app.env_vars}
+    return connection(template, env, app.name, app.port or template.port)
+
+
 def values_of(app: App) -> dict[str, str]:
     """What the app offers to references."""
-    if app.template_name:
-        env = {e.key: e.value for e in app.env_vars}
-        return connection(TEMPLATES[app.template_name], env, app.name, app.port or 0).as_values()
+    if (details := connection_of(app)) is not None:
+        return details.as_values()
     return {"HOST": app.name, **({"PORT": str(app.port)} if app.port else {})}
 
 

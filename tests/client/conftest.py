@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
-import httpx
 import pytest
 from support.client import MistClient
 from support.engine import mist_servers
@@ -29,19 +28,6 @@ def server_factory(tmp_path: Path, engine: docker.DockerClient, busybox: str) ->
     next where the CLI is still trying to reconnect."""
     with mist_servers(engine, tmp_path / "data") as start:
         yield start
-
-
-@pytest.fixture
-def server(server_factory) -> MistServer:
-    return server_factory()
-
-
-@pytest.fixture
-def owner(server: MistServer) -> Iterator[MistClient]:
-    with httpx.Client(base_url=server.url, timeout=60) as http:
-        client = MistClient(http)
-        client.signup()
-        yield client
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ from pathlib import Path
 import docker
 import httpx
 import pytest
-from support.client import MistClient
 from support.engine import ip_of, mist_servers
 from support.images import ensure_busybox_image, ensure_python_image, ensure_redis_image
-from support.server import MistServer
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,19 +34,6 @@ def server_factory(tmp_path: Path, engine: docker.DockerClient, images: dict[str
     """Servers share one data dir per test, so a test can kill one and start the next on it."""
     with mist_servers(engine, tmp_path / "data", template_images={"redis": images["redis"]}) as start:
         yield start
-
-
-@pytest.fixture
-def server(server_factory) -> MistServer:
-    return server_factory()
-
-
-@pytest.fixture
-def owner(server: MistServer) -> Iterator[MistClient]:
-    with httpx.Client(base_url=server.url, timeout=60) as http:
-        client = MistClient(http)
-        client.signup()
-        yield client
 
 
 def container_of(engine: docker.DockerClient, app_id: int):

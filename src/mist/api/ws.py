@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from mist.api.errors import error_body, status_of
 from mist.auth.principal import identify
 from mist.auth.sessions import COOKIE_NAME
+from mist.containers import MAX_TAIL
 from mist.db.models import User
 from mist.deploy import store
 from mist.deploy.events import message
@@ -98,8 +99,8 @@ async def container_logs(websocket: WebSocket) -> None:
         return
     user, app_id = caller
     tail = websocket.query_params.get("tail", "100")
-    if not tail.isdigit() or not 0 <= int(tail) <= 10_000:
-        return await _deny(websocket, 400, "tail: a number of lines from 0 to 10000")
+    if not tail.isdigit() or not 0 <= int(tail) <= MAX_TAIL:
+        return await _deny(websocket, 400, f"tail: a number of lines from 0 to {MAX_TAIL}")
     try:
         target = await svc.containers.target(user, app_id)
         target.require_container()

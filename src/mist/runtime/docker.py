@@ -208,23 +208,20 @@ class DockerRuntime:
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot remove network {name}: {_explain(exc)}") from exc
 
-    def stop(self, container_id: str, timeout: int = 10) -> None:
+    def _on_container(self, doing: str, container_id: str, call: Callable[[], Any]) -> None:
         try:
-            self.client.api.stop(container_id, timeout=timeout)
+            call()
         except DockerException as exc:
-            raise RuntimeEngineError(f"cannot stop container {container_id[:12]}: {_explain(exc)}") from exc
+            raise RuntimeEngineError(f"cannot {doing} container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def stop(self, container_id: str, timeout: int = 10) -> None:
+        self._on_container("stop", container_id, lambda: self.client.api.stop(container_id, timeout=timeout))
 
     def start(self, container_id: str) -> None:
-        try:
-            self.client.api.start(container_id)
-        except DockerException as exc:
-            raise RuntimeEngineError(f"cannot start container {container_id[:12]}: {_explain(exc)}") from exc
+        self._on_container("start", container_id, lambda: self.client.api.start(container_id))
 
     def restart(self, container_id: str, timeout: int = 10) -> None:
-        try:
-            self.client.api.restart(container_id, timeout=timeout)
-        except DockerException as exc:
-            raise RuntimeEngineError(f"cannot restart container {container_id[:12]}: {_explain(exc)}") from exc
+        self._on_container("restart", container_id, lambda: self.client.api.restart(container_id, timeout=timeout))
 
     def update_resources(self, container_id: str, cpu_limit: float | None, memory_limit: int | None,
                          restart_policy: str) -> None:
@@ -234,12 +231,9 @@ class DockerRuntime:
             limits.update(cpu_period=CPU_PERIOD, cpu_quota=int(cpu_limit * CPU_PERIOD))
         if memory_limit:
             limits.update(mem_limit=f"{memory_limit}m", memswap_limit=f"{memory_limit}m")
-        try:
-            self.client.api.update_container(container_id, restart_policy={"Name": restart_policy}, **limits)
-        except DockerException as exc:
-            raise RuntimeEngineError(
-                f"cannot update the limits of container {container_id[:12]}: {_explain(exc)}"
-            ) from exc
+        self._on_container("update the limits of", container_id, lambda: self.client.api.update_container(
+            container_id, restart_policy={"Name": restart_policy}, **limits
+        ))
 
     def logs(self, container_id: str, tail: int) -> list[str]:
         try:
@@ -327,12 +321,9 @@ class DockerRuntime:
             raise RuntimeEngineError(f"cannot start container {request.name}: {_explain(exc)}") from exc
 
     def set_restart_policy(self, container_id: str, policy: str) -> None:
-        try:
-            self.client.api.update_container(container_id, restart_policy={"Name": policy})
-        except DockerException as exc:
-            raise RuntimeEngineError(
-                f"cannot set the restart policy of {container_id[:12]}: {_explain(exc)}"
-            ) from exc
+        self._on_container("set the restart policy of", container_id, lambda: self.client.api.update_container(
+            container_id, restart_policy={"Name": policy}
+        ))
 
     def inspect(self, container_id: str) -> ContainerState | None:
         try:
@@ -343,10 +334,7 @@ class DockerRuntime:
             raise RuntimeEngineError(f"cannot inspect container {container_id[:12]}: {_explain(exc)}") from exc
 
     def rename(self, container_id: str, name: str) -> None:
-        try:
-            self.client.api.rename(container_id, name)
-        except DockerException as exc:
-            raise RuntimeEngineError(f"cannot rename container {container_id[:12]}: {_explain(exc)}") from exc
+        self._on_container("rename", container_id, lambda: self.client.api.rename(container_id, name))
 
     def remove_image(self, ref: str) -> None:
         try:
