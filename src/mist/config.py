@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +15,10 @@ def _default_data_dir() -> Path:
     if os.geteuid() == 0:
         return Path("/var/lib/mist")
     return Path.home() / ".local" / "share" / "mist"
+
+
+def _host_of(url: str) -> str:
+    return (urlsplit(url.strip()).hostname or "").lower().rstrip(".") if url.strip() else ""
 
 
 class Settings(BaseSettings):
@@ -44,6 +49,33 @@ class Settings(BaseSettings):
     # JSON object, e.g. MIST_TEMPLATE_IMAGES='{"redis": "registry.local/redis:7"}'.
     template_images: dict[str, str] = Field(default_factory=dict)
     restart_policy: str = "unless-stopped"
+    # The URL people use for the dashboard and API; its host can never become an app domain,
+    # and browsers' Origin headers are checked against it.
+    public_url: str = ""
+    # Comma-separated host names no app may claim (besides public_url's host).
+    reserved_domains: str = ""
+    # Comma-separated directories under which owners and admins may mount host paths; empty = none.
+    host_mount_roots: str = ""
+    build_context_max_mb: int = Field(default=512, ge=1)
+    log_max_mb: int = Field(default=64, ge=1)  # per deployment log file
+    audit_retention_days: int = Field(default=90, ge=1)
+    max_body_kb: int = Field(default=1024, ge=1)  # every API request body
+    webhook_max_body_kb: int = Field(default=10240, ge=1)  # push events can carry many commits
+
+    @property
+    def public_host(self) -> str:
+        return _host_of(self.public_url)
+
+    @property
+    def reserved_hosts(self) -> frozenset[str]:
+        """Host names that can never be an app's domain: the dashboard's own and the listed ones."""
+        listed = {h.strip().lower().rstrip(".") for h in self.reserved_domains.split(",") if h.strip()}
+        return frozenset(listed | ({self.public_host} if self.public_host else set()))
+
+    @property
+    def mount_roots(self) -> tuple[Path, ...]:
+        """The allowlist of host mount roots, resolved; empty means host mounts are off."""
+        return tuple(Path(p.strip()).resolve() for p in self.host_mount_roots.split(",") if p.strip())
 
     @property
     def db_url(self) -> str:

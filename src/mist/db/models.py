@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -36,12 +37,19 @@ class User(Base):
     """Written by mist.auth.users."""
 
     __tablename__ = "users"
+    # Exactly one owner, enforced by the database: concurrent first sign-ups cannot make two.
+    __table_args__ = (
+        Index("uq_users_one_owner", "role", unique=True,
+              sqlite_where=text("role = 'owner'"), postgresql_where=text("role = 'owner'")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))  # owner | admin | user
+    # A disabled user keeps their rows but can neither sign in nor use a session or token.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -163,6 +171,8 @@ class App(Base):
     deploy_key_public: Mapped[str] = mapped_column(Text, default="")
     deploy_key_private: Mapped[str] = mapped_column(Text, default="")
     git_token: Mapped[str] = mapped_column(Text, default="")
+    # "scheme://host[:port]" the token was saved for: it is never sent anywhere else.
+    git_token_origin: Mapped[str] = mapped_column(String(300), default="")
     cpu_limit: Mapped[float | None] = mapped_column(Float)  # CPUs
     memory_limit: Mapped[int | None] = mapped_column(Integer)  # MiB
     restart_policy: Mapped[str] = mapped_column(String(16), default="")  # "" = Mist's default
