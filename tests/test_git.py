@@ -10,7 +10,15 @@ import pytest
 from support.gitserver import GitServer
 
 from mist.errors import GitError, InvalidInput
-from mist.git import GitRepos, redact_url, url_secrets, validate_branch, validate_remote_url
+from mist.git import (
+    GitRepos,
+    checkout_file,
+    read_checkout_file,
+    redact_url,
+    url_secrets,
+    validate_branch,
+    validate_remote_url,
+)
 
 
 @pytest.mark.parametrize("url", [
@@ -113,3 +121,46 @@ def test_unknown_branch_and_unreachable_remote_are_git_errors(git_server: GitSer
         asyncio.run(repos.resolve(1, git_server.url_for("branches"), "nope"))
     with pytest.raises(GitError):
         asyncio.run(repos.resolve(2, "git://127.0.0.1:1/none.git", "main"))
+
+
+def test_files_read_from_a_checkout_stay_small_regular_and_inside_it(tmp_path: Path) -> None:
+    root = tmp_path / "checkout"
+    (root / "sub").mkdir(parents=True)
+    (root / "ignore.txt").write_text("node_modules\n")
+    (root / ".dockerignore").symlink_to("ignore.txt")  # inside the checkout: fine
+    (root / "Dockerfile").symlink_to("/etc/passwd")
+    (root / "zero").symlink_to("/dev/zero")
+    (root / "escape").symlink_to("../outside")
+    (tmp_path / "outside").write_text("host file")
+    (root / "dangling").symlink_to("missing")
+    (root / "big").write_bytes(b"x" * 2048)
+
+    assert read_checkout_file(root, ".dockerignore") == b"node_modules\n"
+    assert read_checkout_file(root, "absent") is None
+    assert checkout_file(root, "ignore.txt") == (root / "ignore.txt").resolve()
+    for name in ("Dockerfile", "zero", "escape"):
+        with pytest.raises(GitError, match=f"'{name}' in the repository is a symlink pointing outside it"):
+            read_checkout_file(root, name)
+    with pytest.raises(GitError, match="not a regular file"):
+        checkout_file(root, "sub")
+    with pytest.raises(GitError, match="symlink to nothing"):
+        checkout_file(root, "dangling")
+    with pytest.raises(GitError, match="larger than 1 KiB"):
+        read_checkout_file(root, "big", max_bytes=1024)
+
+
+def test_ancestry_is_read_from_the_mirror(git_server: GitServer, tmp_path: Path) -> None:
+    first = git_server.create_repo("ancestry", {"a": "1"})
+    second = git_server.commit("ancestry", {"a": "2"}, message="second")
+    repos = GitRepos(tmp_path / "git", timeout=30)
+
+    async def scenario() -> None:
+        assert not await repos.is_ancestor(1, first, second)  # no mirror yet: cannot tell
+        await repos.resolve(1, git_server.url_for("ancestry"), "main")
+        assert await repos.is_ancestor(1, first, second)
+        assert not await repos.is_ancestor(1, second, first)
+        assert not await repos.is_ancestor(1, second, second)
+        assert not await repos.is_ancestor(1, "f" * 40, second)  # a commit the mirror never saw
+        assert not await repos.is_ancestor(1, "--all", second)
+
+    asyncio.run(scenario())

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from support.gitserver import GitServer
 from support.httpgit import TokenGitServer
+from support.recorder import CredentialRecorder
 from support.sshgit import SshGitServer
 
 from mist.errors import GitError
-from mist.git import GitAuth, GitRepos, generate_deploy_key
+from mist.git import GitAuth, GitRepos, generate_deploy_key, url_origin
 
 
 async def _noop(line: str) -> None:
@@ -111,7 +112,7 @@ def test_token_reaches_the_server_in_a_header_and_is_stored_nowhere(
     repos = GitRepos(tmp_path / "git", timeout=30)
     url = token_git_server.url_for(name)
     before = len(token_git_server.requests)
-    auth = GitAuth(token=token_git_server.token)
+    auth = GitAuth(token=token_git_server.token, token_origin=url_origin(url))
 
     assert asyncio.run(repos.resolve(6, url, "main", auth)).hash == shas[1]
     asyncio.run(repos.checkout(6, url, shas[0], tmp_path / "out", _noop, auth))
@@ -135,8 +136,9 @@ def test_token_remote_refusals_name_the_problem(
     tmp_path: Path, token_git_server: TokenGitServer, private_repo: tuple[str, list[str]], token: str, reason: str
 ) -> None:
     repos = GitRepos(tmp_path / "git", timeout=30)
+    url = token_git_server.url_for(private_repo[0])
     with pytest.raises(GitError, match=reason):
-        asyncio.run(repos.resolve(6, token_git_server.url_for(private_repo[0]), "main", GitAuth(token=token)))
+        asyncio.run(repos.resolve(6, url, "main", GitAuth(token=token, token_origin=url_origin(url))))
 
 
 def test_https_remote_with_a_token_and_a_private_ca(
@@ -145,7 +147,7 @@ def test_https_remote_with_a_token_and_a_private_ca(
     name, shas = private_repo
     url = https_git_server.url_for(name)
     assert url.startswith("https://")
-    auth = GitAuth(token=https_git_server.token)
+    auth = GitAuth(token=https_git_server.token, token_origin=url_origin(url))
     untrusting = GitRepos(tmp_path / "plain", timeout=30)
     with pytest.raises(GitError, match="TLS certificate is not trusted.*MIST_GIT_CA_FILE"):
         asyncio.run(untrusting.resolve(6, url, "main", auth))
@@ -153,4 +155,38 @@ def test_https_remote_with_a_token_and_a_private_ca(
     repos = GitRepos(tmp_path / "git", timeout=30, ca_file=https_git_server.ca_file)
     assert asyncio.run(repos.resolve(6, url, "main", auth)).hash == shas[1]
     with pytest.raises(GitError, match="refused the app's access token"):
-        asyncio.run(repos.resolve(7, url, "main", GitAuth(token="wrong")))
+        asyncio.run(repos.resolve(7, url, "main", GitAuth(token="wrong", token_origin=url_origin(url))))
+
+
+def test_a_token_is_never_handed_to_git_for_another_origin(tmp_path: Path) -> None:
+    repos = GitRepos(tmp_path / "git", timeout=30)
+    with CredentialRecorder() as recorder:
+        auth = GitAuth(token="tok-for-elsewhere", token_origin="https://git.example.com:443")
+        with pytest.raises(GitError, match="saved for https://git.example.com:443.*not sent"):
+            asyncio.run(repos.resolve(6, recorder.url_for("repo"), "main", auth))
+        assert not recorder.received("tok-for-elsewhere")
+
+
+def test_a_redirect_to_another_host_gets_no_token(tmp_path: Path) -> None:
+    """The token's own server redirects git elsewhere: askpass refuses to answer for that host."""
+    repos = GitRepos(tmp_path / "git", timeout=30)
+    with CredentialRecorder() as elsewhere, CredentialRecorder(redirect_to=elsewhere.url) as home:
+        url = home.url_for("repo")
+        auth = GitAuth(token="tok-for-home", token_origin=url_origin(url))
+        with pytest.raises(GitError, match="redirected to another host"):
+            asyncio.run(repos.resolve(6, url, "main", auth))
+        assert elsewhere.requests, "git never followed the redirect"
+        assert not elsewhere.received("tok-for-home") and not home.received("tok-for-home")
+
+
+@pytest.mark.parametrize("url, origin", [
+    ("https://git.example.com/a/b.git", "https://git.example.com:443"),
+    ("https://user@Git.Example.com:443/a/b.git", "https://git.example.com:443"),
+    ("http://127.0.0.1:8080/a.git", "http://127.0.0.1:8080"),
+    ("http://[::1]/a.git", "http://[::1]:80"),
+    ("ssh://git@host.x/a.git", "ssh://host.x:22"),
+    ("git@host.x:a/b.git", "ssh://host.x:22"),
+    ("not a url", ""),
+])
+def test_url_origin(url: str, origin: str) -> None:
+    assert url_origin(url) == origin

@@ -22,7 +22,7 @@ from mist.auth.permissions import app_for, part_of_app_for, project_for, project
 from mist.auth.users import is_admin
 from mist.db.models import App, Deployment, EnvVar, User, iso
 from mist.errors import Conflict, InvalidInput, PermissionDenied
-from mist.git import generate_deploy_key, redact_url, validate_branch, validate_remote_url
+from mist.git import generate_deploy_key, redact_url, url_origin, validate_branch, validate_remote_url
 from mist.secretbox import SecretBox
 from mist.templates import TEMPLATES, generated_env
 
@@ -73,22 +73,40 @@ def _check_env(env: list[EnvInput]) -> None:
             raise InvalidInput(f"envVars: the value of '{item.key}' contains a NUL character")
 
 
-def _apply_source_fields(app: App, fields: dict[str, Any], box: SecretBox) -> None:
-    """Validates and sets the git/build fields; a database app takes none of them."""
+TOKEN_DROPPED = (
+    "the stored git token was dropped because the repository moved to another host; "
+    "send gitToken again to use one there"
+)
+
+
+def _apply_source_fields(app: App, fields: dict[str, Any], box: SecretBox) -> bool:
+    """Validates and sets the git/build fields; a database app takes none of them. True when the
+    stored git token was dropped because the repository moved to another origin."""
     if app.app_type == "database":
         if fields.get("gitRepository"):
             raise InvalidInput("gitRepository: a database app deploys its template's image, not a repository")
         if fields.get("gitToken"):
             raise InvalidInput("gitToken: a database app has no repository")
-        return
+        return False
+    # A token saved before origins were recorded is bound to the repository it was used with.
+    bound = app.git_token_origin or url_origin(app.git_repository or "")
+    # A client resending the redacted URL it was shown means "unchanged", not "store the mask".
+    if "gitRepository" in fields and fields["gitRepository"] != redact_url(app.git_repository or ""):
+        app.git_repository = validate_remote_url(fields["gitRepository"])
+    dropped = False
     if fields.get("gitToken") is not None:
         token = fields["gitToken"]
         if any(ord(c) < 0x21 or ord(c) == 0x7F for c in token):
             raise InvalidInput("gitToken: must not contain spaces or control characters")
         app.git_token = box.encrypt(token) if token else ""
-    # A client resending the redacted URL it was shown means "unchanged", not "store the mask".
-    if "gitRepository" in fields and fields["gitRepository"] != redact_url(app.git_repository or ""):
-        app.git_repository = validate_remote_url(fields["gitRepository"])
+        app.git_token_origin = url_origin(app.git_repository) if token else ""
+    elif app.git_token:
+        # The token is for the server it was saved for: whoever can edit the app must not be able to
+        # point the repository at a server of their own and have the token sent there.
+        if url_origin(app.git_repository) != bound:
+            app.git_token, app.git_token_origin, dropped = "", "", True
+        else:
+            app.git_token_origin = bound
     if "gitBranch" in fields:
         app.git_branch = validate_branch(fields["gitBranch"] or "main")
     if "dockerfilePath" in fields:
@@ -97,6 +115,7 @@ def _apply_source_fields(app: App, fields: dict[str, Any], box: SecretBox) -> No
             raise InvalidInput("dockerfilePath: must name a file")
     if "rootDirectory" in fields:
         app.root_directory = _relative_path("rootDirectory", fields["rootDirectory"], ".")
+    return dropped
 
 
 _RUNTIME_FIELDS = {
@@ -213,29 +232,36 @@ def action_required(before: dict[str, Any], app: App) -> str:
 def update(
     session: Session, user: User, app_id: int, fields: dict[str, Any], env: list[EnvInput] | None,
     box: SecretBox,
-) -> tuple[App, str]:
-    """Applies the changes; returns the app and what the running app needs to pick them up."""
+) -> tuple[App, str, list[str]]:
+    """Applies the changes; returns the app, what the running app needs to pick them up, and notes
+    on what the update did besides what was asked (a dropped git token)."""
     app = app_for(session, user, app_id)
     before = _settings_of(app)
     if "name" in fields and fields["name"].strip().lower() != app.name:
         raise InvalidInput("name: an application cannot be renamed")
     if "appType" in fields and fields["appType"] != app.app_type:
         raise InvalidInput("appType: cannot change after creation")
-    if "templateName" in fields and (fields["templateName"] or "") != app.template_name:
+    if "templateName" in fields and fields["templateName"] != app.template_name:
         raise InvalidInput("templateName: cannot change after creation")
     if app.app_type != "database" and "gitRepository" in fields and not fields["gitRepository"]:
         raise InvalidInput("gitRepository: required for web and service apps")
-    _apply_source_fields(app, fields, box)
+    notes = [TOKEN_DROPPED] if _apply_source_fields(app, fields, box) else []
     _apply_runtime_fields(app, fields)
     if "port" in fields:
-        if fields["port"] is None and app.app_type == "web":
+        port = fields["port"]
+        if port is None and app.app_type == "web":
             raise InvalidInput("port: required for web apps")
-        app.port = fields["port"]
+        # null puts a database back on its template's port; a service may listen on none.
+        app.port = port if port is not None or not app.template_name else TEMPLATES[app.template_name].port
     if env is not None:
         _replace_env(app, env)
         references.check(session, app.project_id, [(e.key, e.value) for e in env if e.value is not None])
     session.flush()
-    return app, action_required(before, app)
+    return app, action_required(before, app), notes
+
+
+# A stored secret is never shown again, and unflagging it would show it: a new value must come along.
+_UNSECRET = "{where}: '{key}' is a secret; to make it a plain variable, send a new value with it"
 
 
 def _protected(app: App) -> set[str]:
@@ -258,7 +284,9 @@ def _replace_env(app: App, env: list[EnvInput]) -> None:
             rows.append(_env_row(item))
             continue
         if item.value is None:
-            old.is_secret = old.is_secret or item.secret  # a value nobody can read stays hidden
+            if old.is_secret and not item.secret:
+                raise InvalidInput(_UNSECRET.format(key=item.key, where="envVars"))
+            old.is_secret = old.is_secret or item.secret
         else:
             # A template's generated credentials stay secret whatever the client sends.
             old.value, old.is_secret = item.value, item.secret or (old.is_secret and item.key in protected)
@@ -295,6 +323,8 @@ def change_env(session: Session, user: User, env_id: int, fields: dict[str, Any]
         if any(e.key == key for e in app.env_vars):
             raise Conflict(f"the app already has an env var '{key}'")
     value = fields.get("value")
+    if row.is_secret and fields.get("secret") is False and value is None:
+        raise InvalidInput(_UNSECRET.format(key=row.key, where="value"))
     _check_env([EnvInput(key, value)])
     if value is not None:
         references.check(session, app.project_id, [(key, value)])

@@ -8,9 +8,10 @@ webhook) get entries of their own.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mist.db.models import AuditLog, User, iso
@@ -29,6 +30,12 @@ def page(session: Session, limit: int, offset: int) -> tuple[list[AuditLog], int
     total = session.scalar(select(func.count()).select_from(AuditLog))
     rows = session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit).offset(offset))
     return list(rows), total
+
+
+def purge_older_than(session: Session, cutoff: datetime) -> int:
+    """Deletes the entries written before `cutoff` (naive UTC): the log is kept for a set time
+    (MIST_AUDIT_RETENTION_DAYS), not for ever."""
+    return session.execute(delete(AuditLog).where(AuditLog.created_at < cutoff)).rowcount
 
 
 def to_json(row: AuditLog) -> dict:

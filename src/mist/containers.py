@@ -27,6 +27,7 @@ from mist.deploy.logs import Redactor
 from mist.deploy.plan import Runtime
 from mist.deploy.stages import DEPLOYING
 from mist.errors import Conflict
+from mist.lines import CONTINUED
 from mist.proxy.router import Router
 from mist.runtime.docker import DockerRuntime
 from mist.runtime.requests import ContainerState
@@ -134,13 +135,13 @@ class Containers:
         """Log lines of the app's container as they are written, then (when it stops) a status
         message; resumes with the app's next container, or the same one started again."""
         redact = Redactor(target.secrets)
-        container, since = target.require_container(), None
+        container, since, stamp = target.require_container(), None, ""
         while True:
-            stream = await asyncio.to_thread(
-                self.runtime.follow_logs, container, tail if since is None else "all", since
-            )
-            async for line in _lines(stream):
-                stamp, _, text = line.partition(" ")
+            async for line in self.runtime.follow_logs(container, tail if since is None else "all", since):
+                if line.startswith(CONTINUED):  # the rest of an over-long line: no stamp of its own
+                    text = line
+                else:
+                    stamp, _, text = line.partition(" ")
                 yield message("log", {"timestamp": stamp, "line": redact(text)})
             since = time.time()
             state = await asyncio.to_thread(self.runtime.inspect, container)
@@ -198,32 +199,3 @@ def _active_container(session, app_id: int) -> str:
         select(Deployment.container_id).where(Deployment.app_id == app_id, Deployment.is_active.is_(True))
     ) or ""
 
-
-async def _lines(stream) -> AsyncIterator[str]:  # noqa: ANN001 - the SDK's log stream
-    """The engine's log chunks as whole lines, read in a thread; closing the iterator (the watcher
-    left) closes the stream, which ends the blocking read."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    def pump() -> None:
-        try:
-            for chunk in stream:
-                loop.call_soon_threadsafe(queue.put_nowait, chunk)
-        except Exception:  # noqa: BLE001 - a closed stream ends the same way as a stopped container
-            pass
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    reader = asyncio.ensure_future(asyncio.to_thread(pump))
-    buffer = b""
-    try:
-        while (chunk := await queue.get()) is not None:
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
-            for raw in complete:
-                yield raw.decode(errors="replace").rstrip("\r")
-        if buffer:
-            yield buffer.decode(errors="replace")
-    finally:
-        stream.close()
-        await asyncio.shield(asyncio.wait({reader}))

@@ -1,4 +1,9 @@
-"""Domains of web apps. Owns writes to `domains`; a domain belongs to one app."""
+"""Domains of web apps. Owns writes to `domains`; a domain belongs to one app.
+
+The dashboard's own host name (MIST_PUBLIC_URL) and the reserved ones (MIST_RESERVED_DOMAINS) are
+never an app's: an app serving the dashboard's host name through Caddy would receive the session
+cookies of everyone signed in there, since cookies are shared across ports.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,24 @@ from mist.errors import Conflict, InvalidInput
 from mist.proxy.caddy import validate_domain
 
 
-def add(session: Session, user: User, app_id: int, name: str) -> Domain:
+def _check_not_reserved(name: str, public_host: str, reserved: frozenset[str]) -> None:
+    """Compared as a browser would match them: case-insensitive, a trailing dot ignored; a wildcard
+    covering a reserved name is refused with it."""
+    host = name.strip().lower().rstrip(".")
+    for taken in sorted(reserved, key=lambda h: (h != public_host, h)):  # the dashboard's own first
+        covered = host == taken or (host.startswith("*.") and taken.endswith(host[1:]))
+        if not covered:
+            continue
+        if taken == public_host:
+            raise InvalidInput(f"domain: {taken} is the dashboard's own host name (MIST_PUBLIC_URL), never an app's")
+        raise InvalidInput(f"domain: {taken} is reserved (MIST_RESERVED_DOMAINS) and cannot belong to an app")
+
+
+def add(session: Session, user: User, app_id: int, name: str, public_host: str, reserved: frozenset[str]) -> Domain:
     app = app_for(session, user, app_id)
     if app.app_type != "web":
         raise InvalidInput("domain: only web apps take domains")
+    _check_not_reserved(name, public_host, reserved)
     name = validate_domain(name)
     if session.scalar(select(Domain.id).where(Domain.domain == name)):
         raise Conflict(f"the domain {name} already belongs to an application")
@@ -29,9 +48,10 @@ def list_for(session: Session, user: User, app_id: int) -> list[Domain]:
     return list(session.scalars(select(Domain).where(Domain.app_id == app.id).order_by(Domain.domain)))
 
 
-def delete(session: Session, user: User, domain_id: int) -> None:
+def delete(session: Session, user: User, domain_id: int) -> Domain:
     _, domain = part_of_app_for(session, user, Domain, domain_id, "domain")
     session.delete(domain)
+    return domain
 
 
 def to_json(domain: Domain) -> dict:

@@ -35,6 +35,14 @@ class Conflict(MistError):
     """The request is valid but the current state forbids it (HTTP 409)."""
 
 
+class RateLimited(MistError):
+    """Too many attempts; the caller may retry after `retry_after` seconds (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class GitError(MistError):
     """A git command failed (remote unreachable, unknown branch, missing commit)."""
 

@@ -14,6 +14,7 @@ import asyncio
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -100,6 +101,28 @@ def redact_url(url: str) -> str:
     return url
 
 
+_DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
+
+
+def url_origin(url: str) -> str:
+    """`scheme://host:port` of a remote: what a git token is bound to, so that pointing the app at
+    another server never takes the token along. '' when the URL has no recognisable host."""
+    if "://" in url:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        try:
+            host, port = (parts.hostname or "").lower(), parts.port
+        except ValueError:
+            return ""
+    elif _SCP_LIKE.match(url):
+        scheme, host, port = "ssh", url.split("@", 1)[-1].split(":", 1)[0].lower(), None
+    else:
+        return ""
+    if not host:
+        return ""
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port or _DEFAULT_PORTS.get(scheme, '')}"
+
+
 def is_ssh_url(url: str) -> bool:
     return url.lower().startswith("ssh://") or ("://" not in url and bool(_SCP_LIKE.match(url)))
 
@@ -124,12 +147,55 @@ class GitAuth:
 
     ssh_key: str = field(default="", repr=False)  # OpenSSH private key
     token: str = field(default="", repr=False)
+    token_origin: str = ""  # url_origin() of the repository the token was saved for; sent nowhere else
 
 
 @dataclass(frozen=True)
 class Commit:
     hash: str
     message: str
+
+
+CHECKOUT_FILE_MAX_BYTES = 1024 * 1024  # .dockerignore, Dockerfile: text files of a few KiB
+
+
+def checkout_file(root: Path, relative: str, max_bytes: int = CHECKOUT_FILE_MAX_BYTES) -> Path | None:
+    """The real path of a file Mist reads from a checkout, once it is safe to read; None if absent.
+
+    A repository chooses what its files are: a committed symlink may point at /dev/zero or at the
+    server's own files. So the file must, symlinks followed, stay inside `root`, be a regular file
+    (not a device, FIFO or directory) and be at most `max_bytes`."""
+    path = root / relative
+    try:
+        path.lstat()
+    except FileNotFoundError:
+        return None
+    base, target = root.resolve(), path.resolve()
+    if target != base and base not in target.parents:
+        raise GitError(
+            f"'{relative}' in the repository is a symlink pointing outside it; Mist reads only files inside the checkout"
+        )
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        raise GitError(f"'{relative}' in the repository is a symlink to nothing") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise GitError(f"'{relative}' in the repository is not a regular file")
+    if info.st_size > max_bytes:
+        raise GitError(f"'{relative}' in the repository is larger than {max_bytes // 1024} KiB")
+    return target
+
+
+def read_checkout_file(root: Path, relative: str, max_bytes: int = CHECKOUT_FILE_MAX_BYTES) -> bytes | None:
+    """The contents of `checkout_file`; never more than `max_bytes`, whatever the file turns into."""
+    target = checkout_file(root, relative, max_bytes)
+    if target is None:
+        return None
+    with open(target, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise GitError(f"'{relative}' in the repository is larger than {max_bytes // 1024} KiB")
+    return data
 
 
 # Run by git as GIT_SSH (without a shell): ssh with the app's key only, no user or system config,
@@ -146,10 +212,21 @@ os.execvp("ssh", args + sys.argv[1:])
 
 # Run by git as GIT_ASKPASS: answers the password prompt with the token. A user name written in
 # the URL is used as given; otherwise any name works with the token on GitHub, GitLab and Gitea.
+# git names the server in the prompt ("Password for 'https://user@host:port': "); the token is
+# given only when that is the origin it was saved for, not to a host a redirect led git to.
 _ASKPASS_HELPER = """#!{python}
 import os, sys
+from urllib.parse import urlsplit
 prompt = sys.argv[1] if len(sys.argv) > 1 else ""
-print("x-access-token" if prompt.lower().startswith("username") else os.environ["MIST_GIT_TOKEN"])
+if prompt.lower().startswith("username"):
+    print("x-access-token")
+    sys.exit(0)
+asked = urlsplit(prompt.partition("'")[2].rpartition("'")[0])
+scheme, host = asked.scheme.lower(), (asked.hostname or "").lower()
+port = asked.port or {"http": 80, "https": 443}.get(scheme, "")
+if f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}" != os.environ["MIST_GIT_TOKEN_ORIGIN"]:
+    sys.exit("mist: the git token is not sent to " + scheme + "://" + host)
+print(os.environ["MIST_GIT_TOKEN"])
 """
 
 
@@ -216,6 +293,20 @@ class GitRepos:
             finally:
                 index.unlink(missing_ok=True)
 
+    async def is_ancestor(self, app_id: int, older: str, newer: str) -> bool:
+        """Whether `older` is in the history of `newer`, as the app's mirror knows them. False when
+        the mirror cannot tell (none yet, or it lacks `older`): a commit it has never seen is new."""
+        if not (_FULL_HASH.match(older) and _FULL_HASH.match(newer)) or older == newer:
+            return False
+        mirror = self.mirror_path(app_id)
+        if not (mirror / "HEAD").exists():
+            return False
+        try:  # exit 0: an ancestor; 1: not one; 128: a commit it lacks
+            await self._git(["merge-base", "--is-ancestor", older, newer], cwd=mirror)
+        except GitError:
+            return False
+        return True
+
     def forget(self, app_id: int) -> None:
         self._remotes.pop(app_id, None)
         shutil.rmtree(self.mirror_path(app_id), ignore_errors=True)
@@ -247,8 +338,17 @@ class GitRepos:
         exists (mode 0600, in a private directory) only while the command runs."""
         env: dict[str, str] = {}
         if is_http_url(url) and auth.token:
+            # The API drops a token when the repository moves to another origin; this is the last
+            # line, at the one place a token is handed to git.
+            origin = url_origin(url)
+            if not origin or origin != auth.token_origin:
+                raise GitError(
+                    f"the app's git token was saved for {auth.token_origin or 'another repository'}, "
+                    f"not {origin or url}, so it is not sent there; set gitToken again for this repository"
+                )
             env["GIT_ASKPASS"] = str(self._helper("mist-askpass", _ASKPASS_HELPER))
             env["MIST_GIT_TOKEN"] = auth.token
+            env["MIST_GIT_TOKEN_ORIGIN"] = origin
         if not is_ssh_url(url):
             yield env
             return
@@ -371,6 +471,8 @@ def _explain(errors: list[str], code: int | None, env: dict[str, str]) -> str:
             "the git server's TLS certificate is not trusted; if it comes from a private CA, point "
             "MIST_GIT_CA_FILE at that CA's certificate"
         )
+    if "mist: the git token is not sent to" in text:
+        return "the git server redirected to another host; the app's access token is sent only to its own repository's host"
     if "Authentication failed" in text or "could not read Username" in text or "could not read Password" in text:
         if "MIST_GIT_TOKEN" in env:
             return "the git server refused the app's access token (gitToken): check it and its permissions"

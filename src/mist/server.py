@@ -25,6 +25,9 @@ from mist.api import (
     webhooks,
     ws,
 )
+from mist.api.access import AccessWatch
+from mist.api.bodylimit import BodyLimit
+from mist.api.origin import OriginGuard
 from mist.config import Settings
 from mist.errors import MistError
 from mist.services import Services, build_services
@@ -50,6 +53,7 @@ def _lock_data_dir(settings: Settings) -> int:
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     svc = services or build_services(settings)
+    access = AccessWatch(svc.db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -61,18 +65,26 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 await asyncio.to_thread(svc.runtime.ping)
             except MistError as exc:
                 log.warning("%s; deployments will fail until it is reachable", exc.message)
+            await svc.housekeeping.start()
             await svc.router.start()
             await svc.workers.start()
             log.info("Mist is ready: data in %s, %d workers", settings.data_dir, settings.workers)
             yield
         finally:
             await svc.workers.stop()
+            await access.stop()
             await svc.router.stop()
+            await svc.housekeeping.stop()
             svc.db.dispose()
             os.close(lock)
 
     app = FastAPI(title="Mist", version="0.1.0", lifespan=lifespan)
     app.state.services = svc
+    app.state.access = access
+    app.add_middleware(OriginGuard, public_url=settings.public_url)
+    # Added last, so outermost: an oversized body is refused before anything else looks at it.
+    app.add_middleware(BodyLimit, limit=settings.max_body_kb * 1024,
+                       webhook_limit=settings.webhook_max_body_kb * 1024)
     errors.install(app)
     for module in (auth, users, tokens, audit, projects, apps, domains, containers, deployments, webhooks, ws):
         app.include_router(module.router)

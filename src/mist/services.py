@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mist.auth.throttle import LoginThrottle
 from mist.cleanup import Cleanup
 from mist.config import Settings
 from mist.containers import Containers
@@ -13,6 +14,7 @@ from mist.deploy.logs import LogStore
 from mist.deploy.service import Deployments
 from mist.deploy.worker import Workers
 from mist.git import GitRepos
+from mist.housekeeping import Housekeeping
 from mist.proxy.caddy import CaddyProxy
 from mist.proxy.router import Router
 from mist.runtime.docker import DockerRuntime
@@ -33,12 +35,14 @@ class Services:
     cleanup: Cleanup
     box: SecretBox
     containers: Containers
+    throttle: LoginThrottle
+    housekeeping: Housekeeping
 
 
 def build_services(settings: Settings) -> Services:
     db = Database(settings.db_url)
     bus = EventBus()
-    logs = LogStore(settings.logs_dir)
+    logs = LogStore(settings.logs_dir, settings.log_max_mb)
     runtime = DockerRuntime()
     git = GitRepos(settings.git_dir, timeout=settings.git_timeout_seconds, ca_file=settings.git_ca_file)
     proxy = (
@@ -58,4 +62,6 @@ def build_services(settings: Settings) -> Services:
         cleanup=Cleanup(runtime, git, logs),
         box=box,
         containers=Containers(db, runtime, router, settings),
+        throttle=LoginThrottle(),
+        housekeeping=Housekeeping(db, settings.audit_retention_days),
     )

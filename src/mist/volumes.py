@@ -2,19 +2,27 @@
 
 A named volume (`mist-app-{appId}-vol-{name}`) is Docker's, survives every redeploy and goes only
 when asked: with the volume's deletion (`removeData`) or the app's (`deleteVolumes`). A host
-directory can be mounted by owners and admins only, and never one that exposes the engine, the
-host's system directories or Mist's own data. Mounts change with the next deployment.
+directory can be mounted by owners and admins only, and only from inside one of the directories
+the operator allowed (`MIST_HOST_MOUNT_ROOTS`; none by default, so host mounts are off). A denylist
+cannot be complete (a container writing to /root, /etc/cron.d or Mist's own code owns the host),
+an allowlist can. The path is resolved, symlinks followed, when the volume is created and again for
+every deployment and rollback, so a link swapped since, or a root removed from the setting, never
+reaches the engine. Mounts change with the next deployment.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import sys
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import mist
 from mist.auth.permissions import app_for, part_of_app_for
 from mist.auth.users import is_admin
 from mist.db.models import User, Volume, iso
@@ -22,8 +30,10 @@ from mist.errors import Conflict, InvalidInput, PermissionDenied
 from mist.templates import TEMPLATES
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-# Mounting one of these, anything inside one, or any directory above one gives a container the
-# host: the engine's socket, its state, the kernel's interfaces, the system's configuration.
+_MAX_HOST_PATH = 1024
+ROOTS_SETTING = "MIST_HOST_MOUNT_ROOTS"
+# Refused even inside an allowed root, and so is any directory above one of them: the engine's
+# socket and state, the kernel's interfaces and the system's configuration give a container the host.
 _FORBIDDEN_HOST_PATHS = (
     "/var/run/docker.sock", "/run/docker.sock", "/var/lib/docker", "/run/containerd",
     "/proc", "/sys", "/dev", "/boot", "/etc",
@@ -45,25 +55,77 @@ def _overlaps(a: str, b: str) -> bool:
     return pa == pb or pa in pb.parents or pb in pa.parents
 
 
-def check_host_path(value: str, data_dir: Path) -> str:
-    if not value.startswith("/") or any(ord(c) < 0x20 or c in ":," for c in value):
+def _inside(path: str, root: str) -> bool:
+    pp, pr = PurePosixPath(path), PurePosixPath(root)
+    return pp == pr or pr in pp.parents
+
+
+def _resolve(value: str) -> str:
+    """The real path, every symlink followed. A path that does not exist yet resolves as far as it
+    exists (Docker creates the rest); a loop of links or an over-long name cannot be resolved."""
+    try:
+        return os.path.realpath(value, strict=True)
+    except FileNotFoundError:
+        # Up to the first missing component everything resolved, and nothing after it can be a link.
+        return os.path.realpath(value)
+    except OSError as exc:
+        reason = "a loop of symbolic links" if exc.errno == errno.ELOOP else (exc.strerror or "unresolvable")
+        raise InvalidInput(f"hostPath: '{value[:200]}' cannot be resolved ({reason})") from exc
+    except ValueError as exc:  # an embedded NUL, if it got this far
+        raise InvalidInput("hostPath: must not contain NUL characters") from exc
+
+
+def _own_paths(data_dir: Path) -> list[tuple[str, str]]:
+    """Mist's data (database, secret key, git mirrors) and its code: a container writing there owns Mist."""
+    return [
+        (os.path.realpath(data_dir), "Mist's data directory"),
+        (os.path.realpath(Path(mist.__file__).parent), "Mist's own code"),
+        (os.path.realpath(sys.prefix), "Mist's Python environment"),
+    ]
+
+
+def check_host_path(value: str, data_dir: Path, roots: Iterable[Path]) -> str:
+    """The resolved host path if it may be mounted, else InvalidInput saying why."""
+    roots = [os.path.realpath(r) for r in roots]
+    if not roots:
+        raise InvalidInput(
+            f"hostPath: host mounts are disabled; set {ROOTS_SETTING} to the directories they may come from"
+        )
+    if not isinstance(value, str) or not value.startswith("/") or any(ord(c) < 0x20 or c in ":," for c in value):
         raise InvalidInput("hostPath: must be an absolute path without ':', ',' or control characters")
-    # Symlinks resolved: a link may not lead where its name would be refused.
-    real = os.path.realpath(value)
-    if real == "/":
-        raise InvalidInput("hostPath: the host's root directory cannot be mounted")
+    if len(value) > _MAX_HOST_PATH:
+        raise InvalidInput(f"hostPath: longer than {_MAX_HOST_PATH} characters")
+    real = _resolve(value)
+    if not any(_inside(real, root) for root in roots):
+        raise InvalidInput(
+            f"hostPath: '{value}' resolves to {real}, which is outside the allowed roots "
+            f"({ROOTS_SETTING}: {', '.join(roots)})"
+        )
     for forbidden in _FORBIDDEN_HOST_PATHS:
         if _overlaps(real, os.path.realpath(forbidden)) or _overlaps(real, forbidden):
             raise InvalidInput(f"hostPath: '{value}' would expose {forbidden} to the container")
-    mist_data = os.path.realpath(data_dir)
-    if _overlaps(real, mist_data):
-        raise InvalidInput(f"hostPath: '{value}' would expose Mist's data directory to the container")
+    for path, what in _own_paths(data_dir):
+        if _overlaps(real, path):
+            raise InvalidInput(f"hostPath: '{value}' would expose {what} to the container")
     return real
+
+
+def checked_binds(binds: dict[str, str], data_dir: Path, roots: Iterable[Path]) -> dict[str, str]:
+    """Host path -> container path, each host path checked and resolved again: at deploy time the
+    setting or the links on disk may have changed since the volume (or a rollback's snapshot) was made."""
+    roots = tuple(roots)
+    out = {}
+    for host_path, container_path in binds.items():
+        try:
+            out[check_host_path(host_path, data_dir, roots)] = container_path
+        except InvalidInput as exc:
+            raise InvalidInput(f"the host mount at {container_path} is no longer allowed: {exc.message}") from exc
+    return out
 
 
 def create(
     session: Session, user: User, app_id: int, name: str, container_path: str, host_path: str,
-    read_only: bool, data_dir: Path,
+    read_only: bool, data_dir: Path, roots: Iterable[Path],
 ) -> Volume:
     app = app_for(session, user, app_id)
     if not _NAME.match(name):
@@ -72,7 +134,7 @@ def create(
     if host_path:
         if not is_admin(user):
             raise PermissionDenied("only the owner and admins can mount host directories")
-        host_path = check_host_path(host_path, data_dir)
+        host_path = check_host_path(host_path, data_dir, roots)
     template = TEMPLATES.get(app.template_name)
     if template is not None and _overlaps(path, template.data_path):
         raise Conflict(f"containerPath: {template.data_path} holds the database's own data volume")

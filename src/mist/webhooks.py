@@ -4,10 +4,15 @@ The signature is checked first, in constant time, and a missing or wrong one is 
 skipped, whatever the payload says. Only pushes to the app's branch deploy, exactly the pushed
 commit; "[skip deploy]" or "[skip ci]" in the head commit's message skips, and so does an app whose
 deployment strategy is manual. A redelivered event (same delivery id) does not deploy twice.
+
+A delivery id is not signed, so a captured push could be replayed under a fresh one: a push of a
+commit the app already deployed (or is deploying), or of one older than its active deployment's
+commit (an ancestor of it, per the app's git mirror), does not deploy either.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -15,12 +20,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mist.db.engine import Database
 from mist.db.models import App, Deployment, WebhookDelivery
 from mist.deploy import store
+from mist.deploy.stages import PENDING, ROLLED_BACK, RUNNING, SUCCESS
 from mist.errors import InvalidInput, NotAuthenticated, NotFound
+from mist.git import GitRepos
 
 SKIP_MARKERS = ("[skip deploy]", "[skip ci]")
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -81,15 +90,49 @@ def secret_of(session: Session, app_id: int) -> str:
     return app.webhook_secret
 
 
-def receive(session: Session, app_id: int, event: Event, body: bytes) -> tuple[str, Deployment | None]:
-    """Called after `verify`. Returns what happened, and the deployment when one was queued."""
+@dataclass(frozen=True)
+class Outcome:
+    """What a verified event did: `message` says it; `replay` marks a push ignored as a replay."""
+
+    message: str
+    deployment: Deployment | None = None
+    replay: bool = False
+
+
+@dataclass(frozen=True)
+class _Push:
+    """A push to the app's branch that may deploy, once checked against the app's history."""
+
+    commit: str
+    subject: str
+    active_commit: str  # of the app's active deployment; "" when there is none
+
+
+# A commit deployed by one of these is not deployed again by a push; a failed or stopped one may be.
+_DEPLOYED = (SUCCESS, ROLLED_BACK, PENDING, *RUNNING)
+
+
+async def receive(db: Database, git: GitRepos, app_id: int, event: Event, body: bytes) -> Outcome:
+    """Called after `verify`."""
+    outcome, push = await asyncio.to_thread(db.call, _read, app_id, event, body)
+    if push is None:
+        return outcome
+    if push.active_commit and await git.is_ancestor(app_id, push.commit, push.active_commit):
+        return Outcome(
+            f"skipped: commit {push.commit[:7]} is older than the active deployment's commit "
+            f"{push.active_commit[:7]}", replay=True,
+        )
+    return await asyncio.to_thread(db.call, _accept, app_id, event, push)
+
+
+def _read(session: Session, app_id: int, event: Event, body: bytes) -> tuple[Outcome, _Push | None]:
     app = session.get(App, app_id)
     if app is None:
         raise NotFound(f"application {app_id} not found")
     if event.kind == "ping":
-        return "pong", None
+        return Outcome("pong"), None
     if event.kind != "push":
-        return f"ignored: {event.kind} events do not deploy", None
+        return Outcome(f"ignored: {event.kind} events do not deploy"), None
     try:
         payload = json.loads(body)
     except ValueError as exc:
@@ -98,21 +141,64 @@ def receive(session: Session, app_id: int, event: Event, body: bytes) -> tuple[s
         raise InvalidInput("the webhook body is not a JSON object")
     ref, commit, message = _head(payload)
     if ref != f"refs/heads/{app.git_branch}":
-        return f"skipped: {ref} is not the app's branch {app.git_branch}", None
+        return Outcome(f"skipped: {ref} is not the app's branch {app.git_branch}"), None
     if not _SHA.match(commit) or set(commit) == {"0"}:
-        return "skipped: the push deleted the branch or names no commit", None
+        return Outcome("skipped: the push deleted the branch or names no commit"), None
     if any(marker in message.lower() for marker in SKIP_MARKERS):
-        return "skipped: the head commit asks not to deploy", None
+        return Outcome("skipped: the head commit asks not to deploy"), None
     if app.deployment_strategy != "auto":
-        return "skipped: automatic deployment is off for this app", None
-    delivery = WebhookDelivery(app_id=app.id, provider=event.provider, delivery=event.delivery or f"commit:{commit}")
+        return Outcome("skipped: automatic deployment is off for this app"), None
+    if _delivered(session, app.id, event, commit):
+        return Outcome("skipped: this event was delivered before"), None
+    if replayed := _already_deployed(session, app.id, commit):
+        return replayed, None
+    active = session.scalar(
+        select(Deployment.commit_hash).where(Deployment.app_id == app.id, Deployment.is_active.is_(True))
+    )
+    subject = message.strip().splitlines()[0] if message.strip() else ""
+    return Outcome(""), _Push(commit, subject, active or "")
+
+
+def _accept(session: Session, app_id: int, event: Event, push: _Push) -> Outcome:
+    """Records the delivery and queues the deployment, checking again in the writing transaction."""
+    app = session.get(App, app_id)
+    if app is None:
+        raise NotFound(f"application {app_id} not found")
+    if replayed := _already_deployed(session, app.id, push.commit):
+        return replayed
+    delivery = WebhookDelivery(app_id=app.id, provider=event.provider, delivery=_delivery_id(event, push.commit))
     try:
         with session.begin_nested():
             session.add(delivery)
             session.flush()
     except IntegrityError:
-        return "skipped: this event was delivered before", None
-    subject = message.strip().splitlines()[0] if message.strip() else ""
-    deployment = store.enqueue(session, app, commit, subject)
+        return Outcome("skipped: this event was delivered before")
+    deployment = store.enqueue(session, app, push.commit, push.subject)
     delivery.deployment_id = deployment.id
-    return "deploying", deployment
+    return Outcome("deploying", deployment)
+
+
+def _delivery_id(event: Event, commit: str) -> str:
+    return event.delivery or f"commit:{commit}"
+
+
+def _delivered(session: Session, app_id: int, event: Event, commit: str) -> bool:
+    return session.scalar(select(WebhookDelivery.id).where(
+        WebhookDelivery.app_id == app_id, WebhookDelivery.provider == event.provider,
+        WebhookDelivery.delivery == _delivery_id(event, commit),
+    )) is not None
+
+
+def _already_deployed(session: Session, app_id: int, commit: str) -> Outcome | None:
+    earlier = session.scalar(
+        select(Deployment).where(
+            Deployment.app_id == app_id, Deployment.commit_hash == commit, Deployment.status.in_(_DEPLOYED),
+        ).order_by(Deployment.id.desc()).limit(1)
+    )
+    if earlier is None:
+        return None
+    doing = "is already deployed" if earlier.status in (SUCCESS, ROLLED_BACK) else "is already being deployed"
+    return Outcome(
+        f"skipped: commit {commit[:7]} {doing} (deployment #{earlier.deployment_number}); "
+        "deploy it again from Mist itself if that is what you want", replay=True,
+    )

@@ -68,3 +68,43 @@ def test_outsiders_cannot_make_or_read_deploy_keys(http: TestClient, mist: MistC
     mist.create_user("eve")
     mist.login("eve@example.com")
     assert http.post("/api/apps/deployKey", json={"appId": app["id"]}).status_code == 404
+
+
+def test_git_token_is_bound_to_the_origin_it_was_saved_for(http: TestClient, mist: MistClient, project: dict) -> None:
+    app = mist.app(project["id"], "api", "https://git.example.com/acme/api.git", port=8000, gitToken="tok-1234567")
+    assert stored(http, app["id"]).git_token_origin == "https://git.example.com:443"
+    # Same origin (another path, a user name, another case): the token stays.
+    for same in ("https://git.example.com/acme/other.git", "https://ci@GIT.example.com:443/acme/api.git"):
+        kept = mist.put("/api/apps/update", {"appId": app["id"], "gitRepository": same})
+        assert kept["data"]["hasGitToken"] is True and kept["message"] == "Application updated", same
+    # Another scheme, host or port drops it, and says so.
+    for moved in ("http://git.example.com/acme/api.git", "https://evil.example.net/acme/api.git",
+                  "https://git.example.com:8443/acme/api.git", "git@git.example.com:acme/api.git"):
+        mist.put("/api/apps/update", {"appId": app["id"], "gitRepository": "https://git.example.com/acme/api.git",
+                                      "gitToken": "tok-1234567"})
+        dropped = mist.put("/api/apps/update", {"appId": app["id"], "gitRepository": moved})
+        assert dropped["data"]["hasGitToken"] is False, moved
+        assert "token was dropped because the repository moved to another host" in dropped["message"]
+        row = stored(http, app["id"])
+        assert (row.git_token, row.git_token_origin) == ("", "")
+    # A new token in the same request is bound to the new origin.
+    both = mist.put("/api/apps/update", {"appId": app["id"], "gitRepository": "https://other.example.org/a/b.git",
+                                         "gitToken": "tok-7654321"})
+    assert both["data"]["hasGitToken"] is True and "dropped" not in both["message"]
+    assert stored(http, app["id"]).git_token_origin == "https://other.example.org:443"
+
+
+def test_a_token_saved_before_origins_were_recorded_is_bound_to_its_repository(
+    http: TestClient, mist: MistClient, project: dict
+) -> None:
+    app = mist.app(project["id"], "api", "https://git.example.com/acme/api.git", port=8000, gitToken="tok-1234567")
+
+    def forget_origin(session) -> None:  # noqa: ANN001
+        session.get(App, app["id"]).git_token_origin = ""
+
+    http.app.state.services.db.call(forget_origin)
+    mist.put("/api/apps/update", {"appId": app["id"], "port": 9000})
+    assert stored(http, app["id"]).git_token_origin == "https://git.example.com:443"
+    http.app.state.services.db.call(forget_origin)
+    moved = mist.put("/api/apps/update", {"appId": app["id"], "gitRepository": "https://evil.example.net/a.git"})
+    assert moved["data"]["hasGitToken"] is False

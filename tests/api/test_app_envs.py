@@ -138,3 +138,27 @@ def test_a_reference_to_a_deleted_app_fails_the_next_deployment_with_the_reason(
         s.add(Deployment(id=78, app_id=web["id"], deployment_number=1, commit_hash="a" * 40))
     with pytest.raises(InvalidInput, match="'REDIS_URL' refers to db.URL, which no longer exists"):
         svc.db.call(load_plan, 78, svc.settings, svc.box)
+
+
+def test_a_secret_is_never_read_back(http: TestClient, mist: MistClient, project: dict) -> None:
+    app = mist.app(project["id"], "web", REPO, port=8000,
+                   envVars=[{"key": "API_KEY", "value": "s3cr3t-value-1", "secret": True}])
+    secret = app["envVars"][0]
+    assert secret["value"] is None
+    # Unflagging without a new value would show the stored one: refused, on both routes.
+    refused = http.put("/api/apps/envs/update", json={"id": secret["id"], "secret": False})
+    assert refused.status_code == 400 and "API_KEY" in refused.json()["message"]
+    assert "value" in refused.json()["message"] and "s3cr3t-value-1" not in refused.text
+    refused = http.put("/api/apps/update", json={"appId": app["id"], "envVars": [{"key": "API_KEY", "secret": False}]})
+    assert refused.status_code == 400 and "API_KEY" in refused.json()["message"]
+    everything = [
+        mist.post("/api/apps/getById", {"appId": app["id"]}),
+        mist.post("/api/apps/envs/get", {"appId": app["id"]}),
+        mist.put("/api/apps/envs/update", {"id": secret["id"], "buildTime": True}),
+        mist.put("/api/apps/update", {"appId": app["id"], "envVars": [{"key": "API_KEY", "secret": True}]}),
+        mist.post("/api/apps/getByProjectId", {"projectId": project["id"]}),
+    ]
+    assert "s3cr3t-value-1" not in str(everything)
+    # With a new value it becomes a plain variable, and only that value is shown.
+    plain = mist.put("/api/apps/envs/update", {"id": secret["id"], "secret": False, "value": "public"})["data"]
+    assert (plain["value"], plain["secret"]) == ("public", False)

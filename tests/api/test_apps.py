@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support.client import MistClient
 
+from mist.api.schemas import AppCreateIn, AppUpdateIn, EnvCreateIn, EnvUpdateIn, VolumeCreateIn
 from mist.db.models import App
 
 REPO = "https://git.example.com/acme/shop.git"
@@ -114,3 +115,64 @@ def test_credentials_in_a_repository_url_are_never_shown(
     stored = http.app.state.services.db.call(lambda s: s.get(App, app["id"]).git_repository)
     assert stored == url
     assert "tok-987654321" not in str(mist.post("/api/apps/getByProjectId", {"projectId": project["id"]}))
+
+
+# null means "remove" for these; for every other field it is a 400 naming the field, never a 500.
+NULLABLE = {"cpuLimit", "memoryLimit", "restartPolicy", "port"}
+
+
+@pytest.mark.parametrize("field", sorted(set(AppUpdateIn.model_fields) - {"appId"}))
+def test_null_for_any_update_field_is_a_400_or_a_removal(http: TestClient, mist: MistClient, project: dict,
+                                                         field: str) -> None:
+    app = mist.app(project["id"], "worker", REPO, appType="service", port=8000, cpuLimit=0.5, memoryLimit=64,
+                   restartPolicy="always")
+    response = http.put("/api/apps/update", json={"appId": app["id"], field: None})
+    if field in NULLABLE:
+        assert response.status_code == 200, response.text
+        assert response.json()["data"][field] is None
+    else:
+        assert response.status_code == 400, response.text
+        assert response.json()["message"].startswith(field), response.text
+        assert mist.post("/api/apps/getById", {"appId": app["id"]})["data"]["updatedAt"] == app["updatedAt"]
+
+
+def test_null_port_of_a_web_app_is_refused_and_a_database_goes_back_to_its_template_port(
+    http: TestClient, mist: MistClient, project: dict
+) -> None:
+    web = mist.app(project["id"], "web", REPO, port=8000)
+    response = http.put("/api/apps/update", json={"appId": web["id"], "port": None})
+    assert response.status_code == 400 and "port" in response.json()["message"]
+    db = mist.app(project["id"], "db", appType="database", templateName="redis", port=7000)
+    assert mist.put("/api/apps/update", {"appId": db["id"], "port": None})["data"]["port"] == 6379
+
+
+@pytest.mark.parametrize("field", sorted(set(AppCreateIn.model_fields) - NULLABLE))
+def test_null_for_any_create_field_is_a_400_naming_it(http: TestClient, mist: MistClient, project: dict,
+                                                     field: str) -> None:
+    body = {"name": "web", "projectId": project["id"], "gitRepository": REPO, "port": 8000, field: None}
+    response = http.post("/api/apps/create", json=body)
+    assert response.status_code == 400 and response.json()["message"].startswith(field), response.text
+    assert mist.post("/api/apps/getByProjectId", {"projectId": project["id"]})["data"] == []
+
+
+def test_nulls_on_the_env_and_volume_routes_are_never_a_500(http: TestClient, mist: MistClient, project: dict) -> None:
+    app = mist.app(project["id"], "web", REPO, port=8000, envVars={"MODE": "prod"})
+    env_id = app["envVars"][0]["id"]
+    for field in EnvCreateIn.model_fields:
+        body = {"appId": app["id"], "key": "K", "value": "v", field: None}
+        response = http.post("/api/apps/envs/create", json=body)
+        assert response.status_code == 400 and field in response.json()["message"], (field, response.text)
+    # On the one-by-one update, null is the same as leaving a field out.
+    for field in set(EnvUpdateIn.model_fields) - {"id"}:
+        assert http.put("/api/apps/envs/update", json={"id": env_id, field: None}).status_code == 200, field
+    assert http.put("/api/apps/envs/update", json={"id": None}).status_code == 400
+    for field in VolumeCreateIn.model_fields:
+        body = {"appId": app["id"], "name": "data", "containerPath": "/data", field: None}
+        response = http.post("/api/apps/volumes/create", json=body)
+        assert response.status_code == 400 and field in response.json()["message"], (field, response.text)
+    # An id that exists: an unknown one is a 404 before the rest of the body is looked at.
+    volume = mist.post("/api/apps/volumes/create", {"appId": app["id"], "name": "data", "containerPath": "/data"})
+    for route, body in (("/api/apps/envs/delete", {"id": None}), ("/api/apps/volumes/delete", {"id": None}),
+                        ("/api/apps/volumes/delete", {"id": volume["data"]["id"], "removeData": None})):
+        assert http.request("DELETE", route, json=body).status_code == 400, (route, body)
+    assert mist.post("/api/apps/getById", {"appId": app["id"]})["data"]["envVars"][0]["value"] == "prod"

@@ -13,7 +13,8 @@ OPEN_ROUTES = {"/api/auth/signup", "/api/auth/login", "/api/auth/logout", "/api/
 def test_signup_makes_the_owner_once_and_sets_a_safe_cookie(http: TestClient, mist: MistClient) -> None:
     response = http.post("/api/auth/signup", json={"username": "ada", "email": "Ada@Example.com", "password": PASSWORD})
     assert response.status_code == 200
-    assert response.json()["data"] == {"id": 1, "username": "ada", "email": "ada@example.com", "role": "owner"}
+    assert response.json()["data"] == {"id": 1, "username": "ada", "email": "ada@example.com", "role": "owner",
+                                        "disabled": False}
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
     assert mist.get("/api/auth/me")["data"]["role"] == "owner"

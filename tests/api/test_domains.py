@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from support.client import MistClient
+
+from mist.config import Settings
+from mist.server import create_app
 
 REPO = "https://git.example.com/acme/shop.git"
 
@@ -51,3 +56,27 @@ def test_app_runtime_fields(http: TestClient, mist: MistClient) -> None:
     assert db["updateStrategy"] == "recreate"
     refused = http.put("/api/apps/update", json={"appId": db["id"], "updateStrategy": "rolling"})
     assert refused.status_code == 400 and "recreate" in refused.json()["message"]
+
+
+def test_the_dashboards_host_and_reserved_hosts_never_become_app_domains(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", workers=1, proxy_enabled=False,
+                        public_url="https://Mist.Example.com:8443/", reserved_domains="admin.example.com, api.example.com.")
+    with TestClient(create_app(settings)) as http:
+        mist = MistClient(http)
+        mist.signup()
+        shop = mist.app(mist.project()["id"], "shop", REPO, port=8000)
+        for name, reason in (("mist.example.com", "dashboard's own host name"),
+                             ("MIST.example.com.", "dashboard's own host name"),
+                             ("admin.example.com", "reserved"), ("Api.Example.Com.", "reserved"),
+                             ("*.example.com", "dashboard's own host name")):
+            response = http.post("/api/apps/domains/create", json={"appId": shop["id"], "domain": name})
+            assert response.status_code == 400 and reason in response.json()["message"], (name, response.text)
+        assert mist.post("/api/apps/domains/get", {"appId": shop["id"]})["data"] == []
+
+        added = mist.post("/api/apps/domains/create", {"appId": shop["id"], "domain": "shop.example.com"})["data"]
+        http.request("DELETE", "/api/apps/domains/delete", json={"id": added["id"]})
+        logs = mist.get("/api/audit-logs", limit=2)["data"]["logs"]
+        assert [(e["action"], e["target"], e["details"]) for e in logs] == [
+            ("domain.delete", "domain:shop.example.com", {"appId": shop["id"]}),
+            ("domain.create", "domain:shop.example.com", {"appId": shop["id"]}),
+        ]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from mist.config import Settings
 from mist.db.engine import Database
-from mist.db.models import App, Deployment, EnvVar
+from mist.db.models import App, Deployment, EnvVar, Volume
+from mist.deploy.health import HealthCheck
 from mist.deploy.plan import Runtime, build_request, container_request, load_plan
+from mist.errors import InvalidInput
 from mist.secretbox import SecretBox
 
 
@@ -66,3 +71,72 @@ def test_database_app_uses_the_configured_image_a_volume_and_no_password_in_argv
     assert run.env["REDIS_PASSWORD"] == "pw-123456"
     # The snapshot a rollback starts again is the same container, secrets included for redaction.
     assert Runtime.from_json(plan.runtime.to_json()) == plan.runtime
+
+
+def with_host_mount(db: Database, host_path: str) -> Database:
+    """App 5 with deployment 9, mounting host_path (or nothing when it is empty)."""
+    with_deployment(db, App(id=5, project_id=1, name="files", app_type="service", git_repository="https://git.x/a/b",
+                            git_branch="main", dockerfile_path="Dockerfile", root_directory=""))
+    if host_path:
+        with db.session() as s:
+            s.add(Volume(app_id=5, name="shared", container_path="/mnt/shared", host_path=host_path))
+    return db
+
+
+def test_host_mounts_are_checked_again_when_a_deployment_starts(tmp_path: Path, db: Database) -> None:
+    root = tmp_path / "allowed"
+    (root / "shared").mkdir(parents=True)
+    box = SecretBox(tmp_path / "secret.key")
+    allowed = Settings(data_dir=tmp_path / "data", host_mount_roots=str(root))
+    with_host_mount(db, str(root / "shared"))
+    plan = db.call(load_plan, 9, allowed, box)
+    assert container_request(plan, "img").binds == {str(root / "shared"): "/mnt/shared"}
+
+    # The setting no longer allows it: the deployment cannot be planned, and says why.
+    with pytest.raises(InvalidInput, match="host mount at /mnt/shared is no longer allowed.*disabled"):
+        db.call(load_plan, 9, Settings(data_dir=tmp_path / "data"), box)
+    # The directory was swapped for a link out of the root since the volume was created.
+    (root / "shared").rmdir()
+    (root / "shared").symlink_to("/etc")
+    with pytest.raises(InvalidInput, match="no longer allowed.*outside the allowed roots"):
+        db.call(load_plan, 9, allowed, box)
+
+
+def test_a_rollback_never_brings_back_a_host_mount_that_is_no_longer_allowed(tmp_path: Path, db: Database) -> None:
+    root = tmp_path / "allowed"
+    (root / "shared").mkdir(parents=True)
+    box = SecretBox(tmp_path / "secret.key")
+    with_host_mount(db, "")  # the app mounts nothing now
+    # Deployment 9 ran with a host mount, and with one that was never allowed (an old denylist's).
+    snapshot = Runtime(env={}, port=None, restart_policy="no", strategy="recreate",
+                       health=HealthCheck(path="", interval=1, timeout=1, retries=1, start_period=0),
+                       binds={str(root / "shared"): "/mnt/shared"})
+    with db.session() as s:
+        old = s.get(Deployment, 9)
+        old.status, old.snapshot, old.image = "success", snapshot.to_json(), "mist-app-5:9"
+        s.add(Deployment(id=10, app_id=5, deployment_number=2, rollback_of=9))
+    allowed = Settings(data_dir=tmp_path / "data", host_mount_roots=str(root))
+    plan = db.call(load_plan, 10, allowed, box)
+    assert plan.rollback_image == "mist-app-5:9" and not plan.builds_from_source
+    assert container_request(plan, plan.image_tag).binds == {str(root / "shared"): "/mnt/shared"}
+
+    with pytest.raises(InvalidInput, match="no longer allowed"):
+        db.call(load_plan, 10, Settings(data_dir=tmp_path / "data", host_mount_roots=str(tmp_path / "other")), box)
+    with db.session() as s:
+        s.get(Deployment, 9).snapshot = replace(snapshot, binds={"/root": "/mnt/root"}).to_json()
+    with pytest.raises(InvalidInput, match="/mnt/root is no longer allowed"):
+        db.call(load_plan, 10, allowed, box)
+
+
+def test_a_git_token_goes_only_to_the_origin_it_was_saved_for(tmp_path: Path, db: Database) -> None:
+    box = SecretBox(tmp_path / "secret.key")
+    app = App(id=6, project_id=1, name="web", app_type="service", git_repository="https://git.example.com/a/b.git",
+              git_branch="main", dockerfile_path="Dockerfile", root_directory="",
+              git_token=box.encrypt("tok-123"), git_token_origin="https://git.example.com:443")
+    plan = with_deployment(db, app).call(load_plan, 9, Settings(data_dir=tmp_path), box)
+    assert plan.git_auth.token == "tok-123" and plan.git_auth.token_origin == "https://git.example.com:443"
+    assert "tok-123" in plan.secrets
+    # A token saved before origins were recorded is bound to the repository it is used with.
+    with db.session() as s:
+        s.get(App, 6).git_token_origin = ""
+    assert db.call(load_plan, 9, Settings(data_dir=tmp_path), box).git_auth.token_origin == "https://git.example.com:443"

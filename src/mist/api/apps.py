@@ -14,9 +14,9 @@ from mist.api.schemas import (
     DeployKeyIn,
     EnvCreateIn,
     EnvUpdateIn,
+    EnvVarIdIn,
     EnvVarIn,
     EnvVars,
-    IdIn,
     ProjectIdIn,
     VolumeCreateIn,
     VolumeDeleteIn,
@@ -64,8 +64,8 @@ def update(body: AppUpdateIn, user: CurrentUser, svc: Svc) -> dict:
     fields = body.model_dump(exclude_unset=True, exclude={"appId", "envVars"})
     env = _env(body.envVars) if "envVars" in body.model_fields_set else None
     with svc.db.session() as session:
-        app, action = apps.update(session, user, body.appId, fields, env, svc.box)
-        return ok({**apps.to_json(app, user), "actionRequired": action}, "Application updated")
+        app, action, notes = apps.update(session, user, body.appId, fields, env, svc.box)
+        return ok({**apps.to_json(app, user), "actionRequired": action}, "; ".join(["Application updated", *notes]))
 
 
 @router.delete("/delete")
@@ -108,7 +108,7 @@ def env_update(body: EnvUpdateIn, user: CurrentUser, svc: Svc) -> dict:
 
 
 @router.delete("/envs/delete")
-def env_delete(body: IdIn, user: CurrentUser, svc: Svc) -> dict:
+def env_delete(body: EnvVarIdIn, user: CurrentUser, svc: Svc) -> dict:
     with svc.db.session() as session:
         action = apps.remove_env(session, user, body.id)
     return ok({"actionRequired": action}, "Environment variable deleted")
@@ -118,7 +118,7 @@ def env_delete(body: IdIn, user: CurrentUser, svc: Svc) -> dict:
 def volume_create(body: VolumeCreateIn, user: CurrentUser, svc: Svc) -> dict:
     with svc.db.session() as session:
         volume = volumes.create(session, user, body.appId, body.name, body.containerPath, body.hostPath,
-                                body.readOnly, svc.settings.data_dir)
+                                body.readOnly, svc.settings.data_dir, svc.settings.mount_roots)
         return ok({**volumes.to_json(volume), "actionRequired": REDEPLOY}, "Volume created")
 
 

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from mist.api.deps import DeployUser, ReadUser, Svc, ok
+from mist.api.refs import Ref
 from mist.containers import MAX_TAIL
 
 router = APIRouter(prefix="/api/apps/container", tags=["containers"])
 
-AppId = Annotated[int, Query(ge=1, le=2**63 - 1)]
+AppId = Annotated[int, Query(ge=1, le=2**63 - 1), Ref("application")]
 Tail = Annotated[int, Query(ge=1, le=MAX_TAIL)]
 
 

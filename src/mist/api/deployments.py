@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from mist.api.deps import DeployUser, ReadUser, Svc, ok, record
 from mist.api.schemas import AppIdIn, DeploymentIdIn
@@ -47,5 +47,6 @@ def get_by_app_id(body: AppIdIn, user: ReadUser, svc: Svc) -> dict:
 @router.get("/logs/{deployment_id}", response_class=PlainTextResponse)
 def logs(
     deployment_id: Annotated[int, Path(ge=1, le=2**63 - 1)], user: ReadUser, svc: Svc
-) -> PlainTextResponse:
-    return PlainTextResponse(svc.deployments.log_text(user, deployment_id))
+) -> StreamingResponse:
+    # Streamed from disk: a log may hold MIST_LOG_MAX_MB. Same content type as before (the contract's).
+    return StreamingResponse(svc.deployments.log_blocks(user, deployment_id), media_type=PlainTextResponse.media_type)

@@ -28,6 +28,9 @@ def require(scope: str) -> Callable[..., User]:
         user, granted = found
         if not allows(granted, scope):
             raise PermissionDenied(f"this token's scope '{granted}' does not allow this; it needs '{scope}'")
+        # Dependencies run before the request is validated: a validation error is then answered
+        # knowing who asked (api/errors.py hides the ids they cannot reach).
+        request.state.caller = user
         return user
 
     return caller

@@ -6,13 +6,16 @@ exception is logged with the request it broke and answered with a 500 that names
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mist.api import refs
 from mist.errors import (
     Conflict,
     GitError,
@@ -22,6 +25,7 @@ from mist.errors import (
     NotFound,
     PermissionDenied,
     ProxyError,
+    RateLimited,
     RuntimeEngineError,
 )
 
@@ -33,6 +37,7 @@ STATUS = {
     PermissionDenied: 403,
     NotFound: 404,
     Conflict: 409,
+    RateLimited: 429,
     # The request was fine; the git remote or the engine it needs was not.
     GitError: 422,
     RuntimeEngineError: 503,
@@ -67,13 +72,36 @@ def describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(dict.fromkeys(parts))
 
 
+async def _unreachable_ref(request: Request, exc: RequestValidationError) -> NotFound | None:
+    """The 404 of an id the request names and its caller cannot reach: a malformed request must not
+    tell a non-member that the row exists (a well-formed one gets that 404 from the route)."""
+    user = getattr(request.state, "caller", None)  # set once the route's auth dependency passed
+    route = request.scope.get("route")
+    if user is None or not isinstance(route, APIRoute):
+        return None
+    named = list(refs.named(route, request.path_params, request.query_params, exc.body))
+    if not named:
+        return None
+
+    def check() -> NotFound | None:
+        with request.app.state.services.db.session() as session:
+            return refs.unreachable(session, user, named)
+
+    return await asyncio.to_thread(check)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(MistError)
     async def mist_error(_request: Request, exc: MistError) -> JSONResponse:
-        return JSONResponse(error_body(exc.message), status_code=status_of(exc))
+        # A throttled client is told when to come back (RFC 9110 Retry-After, in seconds).
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return JSONResponse(error_body(exc.message), status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        hidden = await _unreachable_ref(request, exc)
+        if hidden is not None:
+            return JSONResponse(error_body(hidden.message), status_code=status_of(hidden))
         return JSONResponse(error_body(describe_validation(exc)), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query
 
 from mist import projects
 from mist.api.deps import CurrentUser, ReadUser, Svc, ok
+from mist.api.refs import Ref
 from mist.api.schemas import MembersIn, ProjectCreateIn
 from mist.auth.permissions import project_for
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 
-ProjectId = Annotated[int, Query(alias="id", ge=1, le=2**63 - 1)]
+ProjectId = Annotated[int, Query(alias="id", ge=1, le=2**63 - 1), Ref("project")]
 
 
 @router.post("/create")

@@ -7,7 +7,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from mist.api.refs import Ref
+
 Id = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
+# Ids of rows the caller must reach: checked before the rest of a malformed request (see api/refs.py).
+AppRef = Annotated[Id, Ref("application")]
+ProjectRef = Annotated[Id, Ref("project")]
+DeploymentRef = Annotated[Id, Ref("deployment")]
+EnvVarRef = Annotated[Id, Ref("env var")]
+VolumeRef = Annotated[Id, Ref("volume")]
+DomainRef = Annotated[Id, Ref("domain")]
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                             pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
@@ -34,6 +43,17 @@ class LoginIn(Body):
 
 class UserCreateIn(SignupIn):
     role: Literal["admin", "user"] = "user"
+
+
+class UserUpdateIn(Body):
+    id: Id
+    role: Literal["admin", "user"] | None = None
+    disabled: bool | None = None
+
+
+class PasswordChangeIn(Body):
+    current: Annotated[str, StringConstraints(max_length=1024)]
+    new: Password
 
 
 class ProjectCreateIn(Body):
@@ -72,25 +92,26 @@ RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
 
 class RuntimeFieldsIn(Body):
     """When and how an app moves to a new version; unset fields keep their defaults or values.
-    Limits and the restart policy are cleared with null."""
+    Limits and the restart policy are cleared with null; any other field refuses null (None below
+    only marks "not sent")."""
 
-    deploymentStrategy: Literal["auto", "manual"] | None = None
-    updateStrategy: Literal["rolling", "recreate"] | None = None
-    healthcheckPath: Annotated[str, StringConstraints(max_length=1024)] | None = None
-    healthcheckInterval: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
-    healthcheckTimeout: Annotated[int, Field(strict=True, ge=1, le=300)] | None = None
-    healthcheckRetries: Annotated[int, Field(strict=True, ge=1, le=1000)] | None = None
-    healthcheckStartPeriod: Annotated[int, Field(strict=True, ge=0, le=3600)] | None = None
+    deploymentStrategy: Literal["auto", "manual"] = None
+    updateStrategy: Literal["rolling", "recreate"] = None
+    healthcheckPath: Annotated[str, StringConstraints(max_length=1024)] = None
+    healthcheckInterval: Annotated[int, Field(strict=True, ge=1, le=300)] = None
+    healthcheckTimeout: Annotated[int, Field(strict=True, ge=1, le=300)] = None
+    healthcheckRetries: Annotated[int, Field(strict=True, ge=1, le=1000)] = None
+    healthcheckStartPeriod: Annotated[int, Field(strict=True, ge=0, le=3600)] = None
     cpuLimit: CpuLimit | None = None
     memoryLimit: MemoryLimit | None = None
     restartPolicy: RestartPolicy | None = None
     # Write-only: for http(s) remotes, given to git by an askpass program. "" removes it.
-    gitToken: GitToken | None = None
+    gitToken: GitToken = None
 
 
 class AppCreateIn(RuntimeFieldsIn):
     name: Annotated[str, StringConstraints(min_length=1, max_length=63)]
-    projectId: Id
+    projectId: ProjectRef
     appType: Literal["web", "service", "database"] = "web"
     gitRepository: RepoUrl = ""
     gitBranch: Branch = "main"
@@ -102,24 +123,27 @@ class AppCreateIn(RuntimeFieldsIn):
 
 
 class AppUpdateIn(RuntimeFieldsIn):
-    appId: Id
-    name: Annotated[str, StringConstraints(max_length=63)] | None = None
-    appType: Literal["web", "service", "database"] | None = None
-    gitRepository: RepoUrl | None = None
-    gitBranch: Branch | None = None
-    dockerfilePath: RelPath | None = None
-    rootDirectory: RelPath | None = None
+    """Only the fields sent change. `port` null removes it (a database goes back to its
+    template's port; a web app needs one); other fields refuse null."""
+
+    appId: AppRef
+    name: Annotated[str, StringConstraints(max_length=63)] = None
+    appType: Literal["web", "service", "database"] = None
+    gitRepository: RepoUrl = None
+    gitBranch: Branch = None
+    dockerfilePath: RelPath = None
+    rootDirectory: RelPath = None
     port: Port | None = None
-    templateName: Annotated[str, StringConstraints(max_length=32)] | None = None
-    envVars: EnvVars | None = None
+    templateName: Annotated[str, StringConstraints(max_length=32)] = None
+    envVars: EnvVars = None
 
 
 class DeploymentIdIn(Body):
-    deploymentId: Id
+    deploymentId: DeploymentRef
 
 
 class DomainIn(Body):
-    appId: Id
+    appId: AppRef
     domain: Annotated[str, StringConstraints(min_length=1, max_length=253)]
 
 
@@ -130,7 +154,7 @@ class TokenIn(Body):
 
 
 class WebhookSettingsIn(Body):
-    appId: Id
+    appId: AppRef
     rotate: bool = False
 
 
@@ -138,21 +162,29 @@ class IdIn(Body):
     id: Id
 
 
+class EnvVarIdIn(Body):
+    id: EnvVarRef
+
+
+class DomainIdIn(Body):
+    id: DomainRef
+
+
 class AppIdIn(Body):
-    appId: Id
+    appId: AppRef
 
 
 class ProjectIdIn(Body):
-    projectId: Id
+    projectId: ProjectRef
 
 
 class AppDeleteIn(Body):
-    appId: Id
+    appId: AppRef
     deleteVolumes: bool = False  # also delete the app's Docker volumes, with their data
 
 
 class DeployKeyIn(Body):
-    appId: Id
+    appId: AppRef
     rotate: bool = False
     forgetHostKeys: bool = False  # after a git server's host key changed on purpose
 
@@ -162,7 +194,7 @@ EnvValue = Annotated[str, StringConstraints(max_length=65536)]
 
 
 class EnvCreateIn(Body):
-    appId: Id
+    appId: AppRef
     key: EnvKey
     value: EnvValue
     secret: bool = False
@@ -171,7 +203,7 @@ class EnvCreateIn(Body):
 
 
 class EnvUpdateIn(Body):
-    id: Id
+    id: EnvVarRef
     key: EnvKey | None = None
     value: EnvValue | None = None
     secret: bool | None = None
@@ -180,7 +212,7 @@ class EnvUpdateIn(Body):
 
 
 class VolumeCreateIn(Body):
-    appId: Id
+    appId: AppRef
     name: Annotated[str, StringConstraints(min_length=1, max_length=63)]
     containerPath: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     hostPath: Annotated[str, StringConstraints(max_length=1024)] = ""
@@ -188,5 +220,5 @@ class VolumeCreateIn(Body):
 
 
 class VolumeDeleteIn(Body):
-    id: Id
+    id: VolumeRef
     removeData: bool = False

@@ -41,15 +41,12 @@ async def receive(app_id: int, request: Request, svc: Svc) -> dict:
         await asyncio.to_thread(record, svc, request, None, "webhook.rejected", f"app:{app_id}",
                                 provider=event.provider, reason=exc.message)
         raise
-    outcome, deployment = await asyncio.to_thread(svc.db.call, _receive, app_id, event, body)
-    await asyncio.to_thread(record, svc, request, None, "webhook.received", f"app:{app_id}",
-                            provider=event.provider, outcome=outcome,
+    outcome = await webhooks.receive(svc.db, svc.git, app_id, event, body)
+    deployment = store.to_json(outcome.deployment) if outcome.deployment else None
+    await asyncio.to_thread(record, svc, request, None,
+                            "webhook.replay_ignored" if outcome.replay else "webhook.received", f"app:{app_id}",
+                            provider=event.provider, delivery=event.delivery[:128], outcome=outcome.message,
                             deploymentId=deployment["id"] if deployment else None)
     if deployment:
         svc.workers.notify()
-    return ok(deployment, outcome)
-
-
-def _receive(session, app_id: int, event: webhooks.Event, body: bytes) -> tuple[str, dict | None]:
-    outcome, deployment = webhooks.receive(session, app_id, event, body)
-    return outcome, store.to_json(deployment) if deployment else None
+    return ok(deployment, outcome.message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -40,3 +40,16 @@ def user_for_token(session: Session, token: str | None) -> User | None:
 def revoke(session: Session, token: str | None) -> None:
     if token:
         session.execute(delete(AuthSession).where(AuthSession.token_hash == _digest(token)))
+
+
+def revoke_all(session: Session, user_id: int, keep: str | None = None) -> None:
+    """Ends every session of a user, except the one behind the cookie value `keep`."""
+    query = delete(AuthSession).where(AuthSession.user_id == user_id)
+    if keep:
+        query = query.where(AuthSession.token_hash != _digest(keep))
+    session.execute(query)
+
+
+def purge_expired(session: Session, now: datetime) -> int:
+    """Deletes the sessions that have ended by `now` (naive UTC); they can never be used again."""
+    return session.execute(delete(AuthSession).where(AuthSession.expires_at <= now)).rowcount

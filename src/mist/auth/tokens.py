@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from datetime import datetime, timezone
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -63,6 +64,10 @@ def delete(session: Session, user: User, token_id: int) -> ApiToken:
         raise NotFound(f"token {token_id} not found")
     session.delete(row)
     return row
+
+
+def revoke_all(session: Session, user_id: int) -> None:
+    session.execute(sql_delete(ApiToken).where(ApiToken.user_id == user_id))
 
 
 def to_json(row: ApiToken) -> dict:

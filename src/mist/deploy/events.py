@@ -1,12 +1,14 @@
 """In-process event bus: the pipeline publishes each deployment's messages, watchers subscribe.
 
 Watchers never poll the database for lines: a subscription is an asyncio queue fed by `publish`.
-A watcher too slow to keep up is cut off rather than letting its queue grow without bound.
+A watcher too slow to keep up is cut off rather than letting its queue grow without bound. An
+event is encoded to JSON once, however many watch it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
@@ -23,14 +25,31 @@ def message(kind: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"type": kind, "timestamp": now_iso(), "data": data, **extra}
 
 
+class Published:
+    """One event as every watcher of it gets it; its JSON text is made once, on first use."""
+
+    __slots__ = ("event", "_text")
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        self.event = event
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            # As Starlette's send_json encodes.
+            self._text = json.dumps(self.event, separators=(",", ":"), ensure_ascii=False)
+        return self._text
+
+
 class Subscription:
     def __init__(self, bus: EventBus, deployment_id: int) -> None:
         self.bus = bus
         self.deployment_id = deployment_id
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_BACKLOG)
+        self.queue: asyncio.Queue[Published] = asyncio.Queue(MAX_BACKLOG)
         self.overflowed = False
 
-    def offer(self, event: dict[str, Any]) -> None:
+    def offer(self, event: Published) -> None:
         if self.overflowed:
             return
         try:
@@ -38,7 +57,7 @@ class Subscription:
         except asyncio.QueueFull:
             self.overflowed = True
 
-    async def get(self) -> dict[str, Any]:
+    async def get(self) -> Published:
         return await self.queue.get()
 
     def close(self) -> None:
@@ -63,8 +82,11 @@ class EventBus:
         return sub
 
     def publish(self, deployment_id: int, event: dict[str, Any]) -> None:
-        for sub in tuple(self._subs.get(deployment_id, ())):
-            sub.offer(event)
+        subs = tuple(self._subs.get(deployment_id, ()))
+        if subs:
+            published = Published(event)
+            for sub in subs:
+                sub.offer(published)
 
     def watchers(self, deployment_id: int) -> int:
         return len(self._subs.get(deployment_id, ()))

@@ -28,7 +28,7 @@ from mist.deploy.stages import (
     Stage,
 )
 from mist.errors import BuildFailed, MistError, ProxyError, RuntimeEngineError
-from mist.git import GitRepos
+from mist.git import GitRepos, checkout_file, read_checkout_file
 from mist.runtime.docker import BuildHandle, DockerRuntime
 from mist.runtime.requests import BuildRequest, ContainerState
 
@@ -54,6 +54,7 @@ class Limits:
     health: float = 300
     drain: float = 1
     stop: int = 10
+    context_bytes: int = 512 * 2**20  # the packed build context
 
 
 class Pipeline:
@@ -81,10 +82,10 @@ class Pipeline:
             try:
                 await self.report.enter(CLONING_REPO)
                 async with self.limit(CLONING_REPO, self.limits.clone):
-                    await self.clone(plan, checkout)
+                    request = await self.clone(plan, checkout)
                 await self.report.enter(BUILDING_IMAGE)
                 async with self.limit(BUILDING_IMAGE, self.limits.build):
-                    return await self.build(build_request(plan, checkout))
+                    return await self.build(request)
             finally:
                 await asyncio.to_thread(shutil.rmtree, checkout, True)
         if plan.rollback_image:
@@ -146,13 +147,22 @@ class Pipeline:
         await self.router.switch(plan.app_id, upstream(plan, new))
         return new
 
-    async def clone(self, plan: DeployPlan, checkout: Path) -> None:
+    async def clone(self, plan: DeployPlan, checkout: Path) -> BuildRequest:
+        """Checks the commit out; answers the build of it once what the build reads is safe."""
         await asyncio.to_thread(shutil.rmtree, checkout, True)
         await self.git.checkout(
             plan.app_id, plan.git_url, plan.commit_hash, checkout, self.report.log, auth=plan.git_auth
         )
         _check_inside(checkout, plan.root_directory, "rootDirectory", want_dir=True)
         _check_inside(checkout / plan.root_directory, plan.dockerfile_path, "dockerfilePath", want_dir=False)
+        request = build_request(plan, checkout)
+        # The engine reads the Dockerfile and Mist reads .dockerignore: both must be small regular
+        # files inside the checkout, whatever symlink the repository committed in their place.
+        checkout_file(request.context_dir, request.dockerfile)
+        ignore = read_checkout_file(request.context_dir, ".dockerignore") or b""
+        return replace(
+            request, dockerignore=ignore.decode(errors="replace"), context_max_bytes=self.limits.context_bytes
+        )
 
     async def build(self, request: BuildRequest) -> str:
         loop = asyncio.get_running_loop()
@@ -179,9 +189,21 @@ class Pipeline:
         # No restart policy until the container has proved itself: a crash on start must show as
         # an exit with its real code, not hide in a restart loop.
         request = replace(container_request(plan, image, beside_current), restart_policy="no")
-        state = await asyncio.to_thread(self.runtime.run, request)
-        await self.report.log(f"Started container {state.name} ({state.id[:12]})")
+        run = asyncio.ensure_future(asyncio.to_thread(self.runtime.run, request))
+        try:
+            state = await asyncio.shield(run)
+            await self.report.log(f"Started container {state.name} ({state.id[:12]})")
+        except asyncio.CancelledError:
+            # A stop: the engine call goes on in its thread, so the container it starts is removed
+            # once it exists, before the stop is reported done.
+            await asyncio.shield(self._discard_when_started(run))
+            raise
         return state
+
+    async def _discard_when_started(self, run: asyncio.Future[ContainerState]) -> None:
+        await asyncio.wait({run})
+        if not run.cancelled() and run.exception() is None:
+            await self.discard(run.result())
 
     async def keep(self, plan: DeployPlan, state: ContainerState) -> None:
         """The new container passed: from now on the engine restarts it as the app asks."""

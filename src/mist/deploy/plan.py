@@ -18,12 +18,12 @@ from mist import references
 from mist.config import Settings
 from mist.db.models import App, Deployment, Volume
 from mist.deploy.health import HealthCheck
-from mist.git import GitAuth, url_secrets
+from mist.git import GitAuth, url_origin, url_secrets
 from mist.runtime.docker import APP_LABEL, DEPLOYMENT_LABEL, PROJECT_LABEL, image_repository
 from mist.runtime.requests import BuildRequest, ContainerRequest
 from mist.secretbox import SecretBox
 from mist.templates import TEMPLATES, template_image, volume_name
-from mist.volumes import docker_name
+from mist.volumes import checked_binds, docker_name
 
 
 def network_name(project_id: int) -> str:
@@ -118,6 +118,7 @@ def _runtime(session: Session, app: App, settings: Settings) -> Runtime:
             volumes[docker_name(volume)] = volume.container_path
         if volume.read_only:
             read_only.append(volume.container_path)
+    binds = checked_binds(binds, settings.data_dir, settings.mount_roots)
     return Runtime(
         env=env,
         port=app.port,
@@ -143,6 +144,8 @@ def git_auth(app: App, box: SecretBox) -> GitAuth:
     return GitAuth(
         ssh_key=box.decrypt(app.deploy_key_private) if app.deploy_key_private else "",
         token=box.decrypt(app.git_token) if app.git_token else "",
+        # A token saved before origins were recorded counts as saved for the current repository.
+        token_origin=app.git_token_origin or url_origin(app.git_repository or ""),
     )
 
 
@@ -152,19 +155,25 @@ def load_plan(session: Session, deployment_id: int, settings: Settings, box: Sec
     build_args, _ = references.resolve(
         session, app.project_id, {e.key: e.value for e in app.env_vars if e.build_time}
     )
+    rollback_image = ""
+    if deployment.rollback_of is not None:
+        source = session.get(Deployment, deployment.rollback_of)
+        runtime, rollback_image = Runtime.from_json(source.snapshot), source.image
+        # The snapshot's host mounts were allowed then; a rollback must not bring back one refused now.
+        runtime = replace(runtime, binds=checked_binds(runtime.binds, settings.data_dir, settings.mount_roots))
+    else:
+        runtime = _runtime(session, app, settings)
     plan = DeployPlan(
         deployment_id=deployment.id, app_id=app.id, app_name=app.name, app_type=app.app_type,
         commit_hash=deployment.commit_hash, git_url=app.git_repository,
         root_directory=app.root_directory, dockerfile_path=app.dockerfile_path,
         build_args=build_args,
-        runtime=_runtime(session, app, settings),
+        runtime=runtime,
+        rollback_image=rollback_image,
         project_id=app.project_id,
         git_auth=git_auth(app, box),
     )
-    if deployment.rollback_of is not None:
-        source = session.get(Deployment, deployment.rollback_of)
-        return replace(plan, runtime=Runtime.from_json(source.snapshot), rollback_image=source.image)
-    if app.template_name:
+    if app.template_name and deployment.rollback_of is None:
         return replace(plan, template_image=template_image(app.template_name, settings.template_images))
     return plan
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from mist.auth.permissions import app_for, deployment_for
@@ -105,14 +106,19 @@ class Deployments:
             append_line(self.logs, deployment_id, f"Deployment stopped: {current.error_message}")
             publish_final(self.workers.bus, current)
             return store.to_json(current)
-        outcome = self.workers.request_stop(deployment_id, f"Stopped by {user.username}")
+        outcome = await self.workers.request_stop(deployment_id, f"Stopped by {user.username}")
         if outcome is StopOutcome.TOO_LATE:
             raise Conflict(
                 f"deployment {deployment_id} is already switching to its new container; "
                 "it can no longer be stopped (roll back once it has finished)"
             )
-        await self.workers.wait_done(deployment_id, STOP_WAIT_SECONDS)
-        return store.to_json(await asyncio.to_thread(self.current, deployment_id))
+        if outcome is StopOutcome.STOPPING:
+            await self.workers.wait_done(deployment_id, STOP_WAIT_SECONDS)
+        current = await asyncio.to_thread(self.current, deployment_id)
+        if outcome is StopOutcome.NOT_RUNNING and store.is_final(current):
+            # It ended between our read of it and the request: nothing was stopped.
+            raise Conflict(f"deployment {deployment_id} already ended ({current.status}); nothing to stop")
+        return store.to_json(current)
 
     async def rollback(self, user: User, deployment_id: int) -> dict:
         """Queues a deployment that runs an earlier successful one's image and configuration again."""
@@ -128,10 +134,12 @@ class Deployments:
             app = app_for(session, user, app_id)
             return [store.to_json(d) for d in store.list_for_app(session, app.id)]
 
-    def log_text(self, user: User, deployment_id: int) -> str:
+    def log_blocks(self, user: User, deployment_id: int) -> Iterator[bytes]:
+        """The stored log, read from disk a block at a time as it is sent (never whole in memory);
+        access is checked now, before anything is sent."""
         with self.db.session() as session:
             deployment_for(session, user, deployment_id)
-        return self.logs.read_text(deployment_id)
+        return self.logs.iter_blocks(deployment_id)
 
     def authorised(self, user: User, deployment_id: int) -> Deployment:
         with self.db.session() as session:

@@ -53,7 +53,7 @@ def publish_final(bus: EventBus, deployment: Deployment) -> None:
 def append_line(logs: LogStore, deployment_id: int, line: str) -> None:
     writer = logs.writer(deployment_id, Redactor(()))
     try:
-        writer.append(line)
+        writer.append(line, final=True)
     finally:
         writer.close()
 
@@ -69,8 +69,9 @@ class DeploymentReporter:
         self.worker = worker
         self.committed = False  # past the point of no return: a stop request no longer applies
 
-    async def log(self, text: str) -> None:
-        for seq, line in self.writer.append(text):
+    async def log(self, text: str, final: bool = False) -> None:
+        """`final`: the outcome, stored even when the log reached MIST_LOG_MAX_MB."""
+        for seq, line in self.writer.append(text, final):
             self.bus.publish(self.deployment_id, message("log", {"line": line}, seq=seq))
 
     def past_point_of_no_return(self) -> None:
@@ -90,18 +91,20 @@ class DeploymentReporter:
     # the database and then the log file is sure to find every line there.
 
     async def succeed(self, image: str, container_id: str, snapshot: str) -> bool:
-        await self.log(COMPLETED.message)
+        await self.log(COMPLETED.message, final=True)
         held = await asyncio.to_thread(
             self.db.call, store.succeed, self.deployment_id, self.worker, COMPLETED, image, container_id, snapshot
         )
         if not held:
-            await self.log("Deployment failed: this worker lost its claim before it could record success")
+            await self.log("Deployment failed: this worker lost its claim before it could record success", final=True)
             return False
         await self._publish_final()
         return True
 
     async def finish(self, status: str, error: str) -> None:
-        await self.log(f"Deployment {'failed' if status == FAILED else 'stopped'}: {error}")
+        # The error often quotes the build's or the engine's output: it is shown like a log line.
+        error = self.writer.redact(error)
+        await self.log(f"Deployment {'failed' if status == FAILED else 'stopped'}: {error}", final=True)
         if await asyncio.to_thread(self.db.call, store.finish, self.deployment_id, self.worker, status, error):
             await self._publish_final()
 
@@ -111,9 +114,12 @@ class DeploymentReporter:
 
 @dataclass
 class _Running:
-    reporter: DeploymentReporter
-    task: asyncio.Task
+    """A deployment this process claimed. Registered the moment it is claimed, before its plan or
+    pipeline exist, so that a stop arriving in between is kept and applied as soon as they do."""
+
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    reporter: DeploymentReporter | None = None
+    task: asyncio.Task | None = None
     stop_reason: str = ""
 
 
@@ -133,13 +139,16 @@ class Workers:
         self.limits = Limits(
             clone=settings.clone_timeout_seconds, build=settings.build_timeout_seconds,
             health=settings.health_timeout_seconds, drain=settings.drain_seconds,
-            stop=settings.stop_timeout_seconds,
+            stop=settings.stop_timeout_seconds, context_bytes=settings.build_context_max_mb * 2**20,
         )
         self.instance = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=settings.lease_seconds)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._running: dict[int, _Running] = {}
+        # Held from before a claim until the claimed deployment is in _running: a stop that read
+        # the row as claimed takes it too, so it never finds the deployment in neither place.
+        self._claiming = asyncio.Lock()
         self._stopping = False
 
     async def start(self) -> None:
@@ -164,14 +173,20 @@ class Workers:
             _, pending = await asyncio.wait(pending, timeout=5)
         self._tasks = []
 
-    def request_stop(self, deployment_id: int, reason: str) -> StopOutcome:
-        running = self._running.get(deployment_id)
+    async def request_stop(self, deployment_id: int, reason: str) -> StopOutcome:
+        """Call after reading the row as running: a claim in flight is then registered once the
+        lock is free. The pipeline is cancelled once only; a second cancellation would cut short
+        the clean-up the first one started."""
+        async with self._claiming:
+            running = self._running.get(deployment_id)
         if running is None:
             return StopOutcome.NOT_RUNNING
-        if running.reporter.committed:
+        if running.reporter is not None and running.reporter.committed:
             return StopOutcome.TOO_LATE
-        running.stop_reason = reason
-        running.task.cancel()
+        if not running.stop_reason:
+            running.stop_reason = reason
+            if running.task is not None:
+                running.task.cancel()
         return StopOutcome.STOPPING
 
     async def wait_done(self, deployment_id: int, timeout: float) -> None:
@@ -198,12 +213,17 @@ class Workers:
                 publish_final(self.bus, await asyncio.to_thread(self.db.call, store.get, row.id))
         return len(rows)
 
-    async def _remove_leftovers(self, deployment_id: int) -> None:
-        """Containers a dead worker started for a deployment that never became active."""
+    async def _remove_leftovers(self, deployment_id: int, reporter: DeploymentReporter | None = None) -> None:
+        """Containers started for a deployment that never became active: its worker died, or it
+        was stopped at a moment when the pipeline could not know what the engine had started."""
         try:
             for container in await asyncio.to_thread(self.runtime.deployment_containers, deployment_id):
                 await asyncio.to_thread(self.runtime.remove, container.id, 0)
-                append_line(self.logs, deployment_id, f"Removed its half-started container {container.name}")
+                line = f"Removed its half-started container {container.name}"
+                if reporter is None:
+                    append_line(self.logs, deployment_id, line)
+                else:
+                    await reporter.log(line)
         except MistError as exc:
             log.error("deployment %s: could not remove its containers: %s", deployment_id, exc.message)
 
@@ -212,20 +232,30 @@ class Workers:
             self._wake.clear()
             try:
                 await self.recover(expired_only=True)
-                deployment_id, superseded = await asyncio.to_thread(
-                    self.db.call, store.claim_next, worker, self.lease
-                )
-                await self._announce_superseded(superseded)
+                deployment_id, superseded = await self._claim(worker)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("worker %s could not read the queue", worker)
-                deployment_id = None
+                deployment_id, superseded = None, []
+            try:
+                await self._announce_superseded(superseded)
+            except Exception:  # the claimed deployment runs anyway: it is registered, and only we run it
+                log.exception("worker %s could not announce superseded deployments", worker)
             if deployment_id is None:
                 await self._idle()
                 continue
             await self.run_one(deployment_id, worker)
             self._wake.set()  # finishing may unblock the next deployment of the same app
+
+    async def _claim(self, worker: str) -> tuple[int | None, list[int]]:
+        async with self._claiming:
+            deployment_id, superseded = await asyncio.to_thread(
+                self.db.call, store.claim_next, worker, self.lease
+            )
+            if deployment_id is not None:
+                self._running[deployment_id] = _Running()
+        return deployment_id, superseded
 
     async def _announce_superseded(self, ids: list[int]) -> None:
         for deployment_id in ids:
@@ -242,6 +272,16 @@ class Workers:
             waiter.cancel()
 
     async def run_one(self, deployment_id: int, worker: str) -> None:
+        """Runs a claimed deployment to its end. Whoever waits on it (a stop) is released only
+        once its row is final."""
+        running = self._running.setdefault(deployment_id, _Running())
+        try:
+            await self._run(deployment_id, worker, running)
+        finally:
+            running.done.set()
+            self._running.pop(deployment_id, None)
+
+    async def _run(self, deployment_id: int, worker: str, running: _Running) -> None:
         try:
             plan: DeployPlan = await asyncio.to_thread(
                 self.db.call, load_plan, deployment_id, self.settings, self.box
@@ -253,8 +293,10 @@ class Workers:
         reporter = DeploymentReporter(self.db, self.bus, writer, deployment_id, worker)
         heartbeat = asyncio.create_task(self._heartbeat(deployment_id, worker))
         pipeline = Pipeline(self.runtime, self.git, self.settings.builds_dir, reporter, self.router, self.limits)
-        running = _Running(reporter, asyncio.create_task(pipeline.run(plan)))
-        self._running[deployment_id] = running
+        running.reporter = reporter
+        running.task = asyncio.create_task(pipeline.run(plan))
+        if running.stop_reason:  # stopped while its plan loaded: the pipeline ends before its first step
+            running.task.cancel()
         try:
             state = await running.task
             if await asyncio.shield(reporter.succeed(plan.image_tag, state.id, plan.runtime.to_json())):
@@ -274,8 +316,6 @@ class Workers:
         finally:
             heartbeat.cancel()
             writer.close()
-            running.done.set()
-            del self._running[deployment_id]
 
     async def _unplannable(self, deployment_id: int, worker: str, reason: str) -> None:
         """Fails a deployment before anything ran, e.g. an env var refers to an app deleted since."""
@@ -286,6 +326,8 @@ class Workers:
             writer.close()
 
     async def _stopped(self, plan: DeployPlan, reporter: DeploymentReporter, reason: str) -> None:
+        """The pipeline has ended (its engine calls too): what it made for this deployment goes."""
+        await self._remove_leftovers(plan.deployment_id, reporter)
         if plan.builds_from_source:
             try:
                 await asyncio.to_thread(self.runtime.remove_image, plan.image_tag)

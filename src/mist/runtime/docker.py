@@ -1,20 +1,26 @@
 """The Docker engine, through its API (docker SDK). Engine errors become RuntimeEngineError here.
 
-Every method is blocking; the pipeline calls them in threads.
+Every method is blocking (the pipeline calls them in threads) except `follow_logs`, an async
+stream that holds no thread however long it is watched (see logstream.py).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import tempfile
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import IO, Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.utils.build import create_archive, exclude_paths
 
 from mist.errors import BuildFailed, Conflict, RuntimeEngineError
+from mist.lines import LineSplitter, split_lines
+from mist.runtime.logstream import LogStreams
 from mist.runtime.requests import BuildRequest, ContainerRequest, ContainerState
 
 log = logging.getLogger(__name__)
@@ -31,50 +37,116 @@ def image_repository(app_id: int) -> str:
 
 
 class _BuildAPI(docker.APIClient):
-    """Remembers each thread's streaming build response, so another thread can cut it off."""
+    """Hands each thread's streaming build response to that thread's BuildHandle the moment the
+    engine answers, so another thread can cut it off."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.streams: dict[int, Any] = {}
+        self.handles: dict[int, BuildHandle] = {}
 
     def _stream_helper(self, response, decode=False):  # noqa: ANN001 - the SDK's signature
-        self.streams[threading.get_ident()] = response
+        handle = self.handles.get(threading.get_ident())
+        if handle is not None:
+            handle._streaming(response)
         return super()._stream_helper(response, decode)
 
 
 class BuildHandle:
-    """Lets a stop or a timeout interrupt a build at once, even during a step that prints nothing:
-    shutting the socket down ends the stream, and the engine cancels a build whose client left."""
+    """Lets a stop or a timeout interrupt a build at once, at any moment of it: while the context
+    is packed, before the engine has answered, or during a step that prints nothing. Shutting the
+    socket down ends the stream, and the engine cancels a build whose client left."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._api: _BuildAPI | None = None
         self._thread: int | None = None
+        self._response: Any = None
         self.cancelled = False
+
+    def check(self) -> None:
+        if self.cancelled:
+            raise BuildFailed("the build was cancelled")
 
     def _attach(self, api: _BuildAPI) -> None:
         with self._lock:
             self._api, self._thread = api, threading.get_ident()
+            api.handles[self._thread] = self
+            self.check()
+
+    def _streaming(self, response: Any) -> None:
+        """The engine answered. A cancel that came while the request was still being sent (no
+        socket to cut yet) cuts it now."""
+        with self._lock:
+            self._response = response
             if self.cancelled:
-                raise BuildFailed("the build was cancelled")
+                _cut(response)
 
     def _detach(self) -> None:
         with self._lock:
             if self._api is not None:
-                self._api.streams.pop(self._thread, None)
-            self._api = None
+                self._api.handles.pop(self._thread, None)
+            self._api = self._response = None
 
     def cancel(self) -> None:
         with self._lock:
             self.cancelled = True
-            response = self._api.streams.get(self._thread) if self._api else None
-            connection = getattr(getattr(response, "raw", None), "_connection", None)
-            sock = getattr(connection, "sock", None)
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            if self._response is not None:
+                _cut(self._response)
+
+
+def _cut(response: Any) -> None:
+    connection = getattr(getattr(response, "raw", None), "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class _BoundedFile:
+    """Where the build context tar is written: it refuses to grow past the limit, so an oversized
+    context is refused while it is packed (costing at most the limit), and a cancel stops it."""
+
+    def __init__(self, file: IO[bytes], limit: int, handle: BuildHandle) -> None:
+        self.file = file
+        self.limit = limit
+        self.handle = handle
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.handle.check()
+        self.size += len(data)
+        if self.limit and self.size > self.limit:
+            raise BuildFailed(
+                f"the build context is larger than the limit of {self.limit / 2**20:g} MiB "
+                "(settings.build_context_max_mb, MIST_BUILD_CONTEXT_MAX_MB): leave files out with "
+                ".dockerignore, or raise the limit"
+            )
+        return self.file.write(data)
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.file.seek(offset, whence)
+
+
+def _context_archive(request: BuildRequest, handle: BuildHandle) -> IO[bytes]:
+    """The build context as a tar in a temporary file, leaving out what .dockerignore says as
+    `docker build` does. Packing never follows a symlink: one is stored as a symlink."""
+    lines = (line.strip() for line in request.dockerignore.splitlines())
+    patterns = [line for line in lines if line and not line.startswith("#")]
+    root = os.path.abspath(request.context_dir)
+    files = sorted(exclude_paths(root, patterns, dockerfile=request.dockerfile))
+    archive = tempfile.TemporaryFile()
+    try:
+        create_archive(root, files=files, fileobj=_BoundedFile(archive, request.context_max_bytes, handle))
+    except BaseException:
+        archive.close()
+        raise
+    archive.seek(0)
+    return archive
 
 
 class DockerRuntime:
@@ -84,6 +156,7 @@ class DockerRuntime:
         self._build_timeout = build_timeout
         self._client: docker.DockerClient | None = None
         self._build_api: _BuildAPI | None = None
+        self._log_streams = LogStreams()
 
     @property
     def client(self) -> docker.DockerClient:
@@ -117,27 +190,43 @@ class DockerRuntime:
         """Builds and tags the image, sending each output line to `on_line`; returns the image id."""
         handle = handle or BuildHandle()
         image_id = ""
+        # The engine cuts output into `stream` pieces anywhere, mid-line included: a line is what
+        # the build printed between two newlines, so pieces go through one splitter.
+        splitter = LineSplitter()
+
+        def flush() -> None:
+            for line in splitter.flush():
+                if line.strip():
+                    on_line(line)
         api = self._builder()
         try:
             handle._attach(api)
-            stream = api.build(
-                path=str(request.context_dir), dockerfile=request.dockerfile, tag=request.tag,
-                buildargs=request.build_args or None,
-                rm=True, forcerm=True, decode=True, pull=False,
-            )
+            # Mist packs the context itself: the SDK would read .dockerignore whatever it is
+            # (a symlink to /dev/zero), and has no size limit.
+            with _context_archive(request, handle) as context:
+                stream = api.build(
+                    fileobj=context, custom_context=True, dockerfile=request.dockerfile, tag=request.tag,
+                    buildargs=request.build_args or None,
+                    rm=True, forcerm=True, decode=True, pull=False,
+                )
             for chunk in stream:
                 if "error" in chunk:
+                    flush()
                     detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
-                    on_line(detail.rstrip())
+                    for line in split_lines(detail.rstrip()):
+                        on_line(line)
                     raise BuildFailed(f"Failed to build Docker image: {detail.strip()}")
                 if "stream" in chunk:
-                    for line in chunk["stream"].splitlines():
+                    for line in splitter.feed(chunk["stream"].encode(errors="replace")):
                         if line.strip():
                             on_line(line)
                 elif "status" in chunk:
+                    flush()
                     on_line(chunk["status"] + (f" {chunk['progress']}" if chunk.get("progress") else ""))
                 if "aux" in chunk and "ID" in chunk["aux"]:
                     image_id = chunk["aux"]["ID"]
+            flush()
+            handle.check()  # a stream cut before its first chunk ends quietly
         except BuildFailed:
             raise
         except Exception as exc:  # the engine's, or the cut connection's (urllib3, requests)
@@ -242,18 +331,12 @@ class DockerRuntime:
             return []
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot read the logs of {container_id[:12]}: {_explain(exc)}") from exc
-        return raw.decode(errors="replace").splitlines()
+        return _capped_lines(raw)
 
-    def follow_logs(self, container_id: str, tail: int | str, since: float | None = None) -> Any:
-        """A blocking stream of log chunks (stdout and stderr, with timestamps) until the container
-        stops; its close() ends it from another thread."""
-        try:
-            return self.client.api.logs(
-                container_id, stream=True, follow=True, tail=tail, timestamps=True,
-                since=since,
-            )
-        except DockerException as exc:
-            raise RuntimeEngineError(f"cannot follow the logs of {container_id[:12]}: {_explain(exc)}") from exc
+    def follow_logs(self, container_id: str, tail: int | str, since: float | None = None) -> AsyncIterator[str]:
+        """Log lines (stdout and stderr, each starting with its timestamp) until the container
+        stops; nothing if it is gone. Async: a watcher costs a socket, not a thread."""
+        return self._log_streams.follow(container_id, tail, since)
 
     def app_containers(self, app_id: int) -> list[ContainerState]:
         try:
@@ -363,7 +446,12 @@ class DockerRuntime:
             raw = self.client.containers.get(container_id).logs(tail=lines)
         except DockerException:
             return []
-        return raw.decode(errors="replace").splitlines()
+        return _capped_lines(raw)
+
+
+def _capped_lines(raw: bytes) -> list[str]:
+    splitter = LineSplitter()
+    return splitter.feed(raw) + splitter.flush()
 
 
 def _state(attrs: dict) -> ContainerState:

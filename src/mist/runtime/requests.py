@@ -12,6 +12,8 @@ class BuildRequest:
     dockerfile: str  # relative to context_dir
     tag: str
     build_args: dict[str, str] = field(default_factory=dict)
+    dockerignore: str = ""  # the context's .dockerignore, as read safely from the checkout
+    context_max_bytes: int = 0  # the build context tar may not grow past this; 0: no limit
 
 
 @dataclass(frozen=True)
