@@ -73,6 +73,14 @@ class Settings(BaseSettings):
         return frozenset(listed | ({self.public_host} if self.public_host else set()))
 
     @property
+    def dashboard_route(self) -> tuple[str, str] | None:
+        """(MIST_PUBLIC_URL's host, Mist's own address) for the proxy to serve the dashboard on."""
+        if not self.public_host:
+            return None
+        own = "127.0.0.1" if self.host in ("0.0.0.0", "") else "[::1]" if self.host == "::" else self.host
+        return self.public_host, f"{own}:{self.port}"
+
+    @property
     def mount_roots(self) -> tuple[Path, ...]:
         """The allowlist of host mount roots, resolved; empty means host mounts are off."""
         return tuple(Path(p.strip()).resolve() for p in self.host_mount_roots.split(",") if p.strip())

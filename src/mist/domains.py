@@ -13,16 +13,13 @@ from sqlalchemy.orm import Session
 from mist.auth.permissions import app_for, part_of_app_for
 from mist.db.models import Domain, User, iso
 from mist.errors import Conflict, InvalidInput
-from mist.proxy.caddy import validate_domain
+from mist.proxy.caddy import covers, validate_domain
 
 
 def _check_not_reserved(name: str, public_host: str, reserved: frozenset[str]) -> None:
-    """Compared as a browser would match them: case-insensitive, a trailing dot ignored; a wildcard
-    covering a reserved name is refused with it."""
-    host = name.strip().lower().rstrip(".")
+    """Compared as a browser would match them: case-insensitive, a trailing dot ignored."""
     for taken in sorted(reserved, key=lambda h: (h != public_host, h)):  # the dashboard's own first
-        covered = host == taken or (host.startswith("*.") and taken.endswith(host[1:]))
-        if not covered:
+        if not covers(name, taken):
             continue
         if taken == public_host:
             raise InvalidInput(f"domain: {taken} is the dashboard's own host name (MIST_PUBLIC_URL), never an app's")

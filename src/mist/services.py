@@ -47,10 +47,10 @@ def build_services(settings: Settings) -> Services:
     git = GitRepos(settings.git_dir, timeout=settings.git_timeout_seconds, ca_file=settings.git_ca_file)
     proxy = (
         CaddyProxy(admin=settings.proxy_admin, listen=settings.proxy_listen, tls=settings.proxy_tls,
-                   state_dir=settings.data_dir / "caddy")
+                   state_dir=settings.data_dir / "caddy", dashboard=settings.dashboard_route)
         if settings.proxy_enabled else None
     )
-    router = Router(db, runtime, proxy)
+    router = Router(db, runtime, proxy, settings.reserved_hosts)
     box = SecretBox(settings.secret_file)
     workers = Workers(settings, db, bus, logs, runtime, git, router, box)
     return Services(

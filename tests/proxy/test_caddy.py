@@ -359,3 +359,15 @@ def test_route_normalizes_domains() -> None:
         Route(app_id=1, domains="a.test", upstream="127.0.0.1:80")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
         Route(app_id=0, domains=("a.test",), upstream="127.0.0.1:80")
+
+
+def test_the_dashboard_route_comes_first_and_no_app_may_share_its_host(tmp_path: Path) -> None:
+    proxy = CaddyProxy(state_dir=tmp_path, dashboard=("Mist.Example.com", "127.0.0.1:8080"))
+    app = Route(app_id=1, domains=("shop.example.com",), upstream="10.0.0.2:8000")
+    routes = proxy.config([app])["apps"]["http"]["servers"]["mist"]["routes"]
+    assert [(r["@id"], r["match"][0]["host"]) for r in routes] == [
+        ("mist-dashboard", ["mist.example.com"]), ("mist-app-1", ["shop.example.com"]),
+    ]
+    clash = Route(app_id=2, domains=("mist.example.com",), upstream="10.0.0.3:8000")
+    with pytest.raises(InvalidInput, match="dashboard"):
+        proxy.config([clash])

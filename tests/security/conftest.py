@@ -19,28 +19,10 @@ from support.server import MistServer
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Callable[..., MistServer]]:
-    """`start(**settings)` runs a real server on one data dir; settings become MIST_* variables."""
-    started: list[MistServer] = []
-
-    def start(**settings: str) -> MistServer:
-        previous = started[-1] if started else None
-        server = MistServer(
-            tmp_path / "data", workers=1,
-            proxy_port=previous.proxy_port if previous else None,
-            proxy_admin_port=previous.proxy_admin_port if previous else None,
-            **settings,
-        )
-        started.append(server.start())
-        return server
-
-    try:
+    """`start(**settings)` runs a real server on one data dir; settings become MIST_* variables.
+    No engine: these attacks need none, and leave the Docker suites' objects alone."""
+    with mist_servers(None, tmp_path / "data") as start:
         yield start
-    finally:
-        for server in started:
-            server.stop()
-        if started:
-            print(started[-1].output())
-            started[-1].stop_proxy()
 
 
 @pytest.fixture

@@ -42,15 +42,14 @@ def test_a_member_cannot_claim_the_dashboards_host_name(server: MistServer, team
         assert "dashboard's own host name" in message["message"] or "reserved" in message["message"], message
     assert team.member.post("/api/apps/domains/get", {"appId": app["id"]})["data"] == []
 
-    # Through Caddy the dashboard's host name reaches no app: Caddy's default answer, the same as
-    # for a host nobody configured, and no route in its config names it.
-    def through_caddy(host: str) -> tuple[int, bytes]:
-        response = httpx.get(server.proxy_url, headers={"Host": host}, timeout=10)
-        return response.status_code, response.content
-
-    assert through_caddy("mist.example.test") == through_caddy("nobody.invalid")
-    live = httpx.get(f"http://127.0.0.1:{server.proxy_admin_port}/config/", timeout=10).text.lower()
-    assert "mist.example.test" not in live
+    # Through Caddy the dashboard's host name reaches the dashboard and nothing else: the one route
+    # naming it is Mist's own, and no route names the reserved host.
+    live = httpx.get(f"http://127.0.0.1:{server.proxy_admin_port}/config/", timeout=10).json()
+    routes = live["apps"]["http"]["servers"]["mist"]["routes"]
+    assert [r["@id"] for r in routes if "mist.example.test" in r["match"][0]["host"]] == ["mist-dashboard"]
+    assert not any("admin.example.test" in r["match"][0]["host"] for r in routes)
+    me = httpx.get(f"{server.proxy_url}/api/auth/me", headers={"Host": "mist.example.test"}, timeout=10)
+    assert me.status_code == 401 and "sign in first" in me.json()["message"]
 
     # An allowed domain goes through, and the owner sees it in the audit log.
     team.member.post("/api/apps/domains/create", {"appId": app["id"], "domain": "shop.example.test"})

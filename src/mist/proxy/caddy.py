@@ -28,9 +28,16 @@ from mist.errors import InvalidInput, ProxyError
 
 SERVER_NAME = "mist"
 ROUTE_ID_PREFIX = "mist-app-"
+DASHBOARD_ROUTE_ID = "mist-dashboard"
 
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HOST_PORT = re.compile(r"(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})")
+
+
+def covers(domain: str, host: str) -> bool:
+    """Whether a route for `domain` would take requests for `host` (a normalized name), compared as
+    browsers and Caddy do: without case, a trailing dot ignored. Wildcards are never valid domains."""
+    return domain.strip().lower().rstrip(".") == host
 
 
 def validate_domain(name: str) -> str:
@@ -125,6 +132,7 @@ class CaddyProxy:
         caddy_bin: str = "caddy",
         start_timeout: float = 10.0,
         request_timeout: float = 10.0,
+        dashboard: tuple[str, str] | None = None,
     ) -> None:
         if "/" in admin or not _HOST_PORT.fullmatch(admin) or not admin.rpartition(":")[0]:
             raise InvalidInput(f"admin address: {admin!r} is not HOST:PORT")
@@ -136,6 +144,9 @@ class CaddyProxy:
         self._https_port = _port(https_listen)
         self.state_dir = state_dir if state_dir is not None else _default_state_dir()
         self.caddy_bin = caddy_bin
+        # (host name, Mist's own address): the dashboard served on its own host name through this
+        # Caddy, with a certificate in TLS mode, so its cookies never share a host with an app.
+        self.dashboard = (validate_domain(dashboard[0]), validate_upstream(dashboard[1])) if dashboard else None
         self.start_timeout = start_timeout
         self.request_timeout = request_timeout
         self._process: subprocess.Popen[bytes] | None = None
@@ -169,6 +180,11 @@ class CaddyProxy:
             "listen": [self.https_listen if self.tls else self.listen],
             "routes": [_route_json(r) for r in sorted(routes, key=lambda r: r.app_id)],
         }
+        if self.dashboard is not None:
+            host, upstream = self.dashboard
+            if host in owner:  # the router filters reserved hosts out; this guards the adapter too
+                raise InvalidInput(f"domain: {host} is the dashboard's and cannot route to app {owner[host]}")
+            server["routes"].insert(0, _proxy_json(DASHBOARD_ROUTE_ID, (host,), upstream))
         http: dict[str, Any] = {"servers": {SERVER_NAME: server}}
         apps: dict[str, Any] = {"http": http}
         if self.tls:
@@ -362,12 +378,16 @@ class CaddyProxy:
 
 
 def _route_json(route: Route) -> dict[str, Any]:
+    return _proxy_json(route.route_id, route.domains, route.upstream)
+
+
+def _proxy_json(route_id: str, hosts: Sequence[str], upstream: str) -> dict[str, Any]:
     # reverse_proxy defaults on purpose: the client's Host header passes through (X-Forwarded-*
     # added), and without lb_try_duration a stopped container fails fast with 502 instead of
     # holding requests.
     return {
-        "@id": route.route_id,
-        "match": [{"host": list(route.domains)}],
-        "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": route.upstream}]}],
+        "@id": route_id,
+        "match": [{"host": list(hosts)}],
+        "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": upstream}]}],
         "terminal": True,
     }

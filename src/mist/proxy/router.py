@@ -16,7 +16,7 @@ from sqlalchemy import select
 from mist.db.engine import Database
 from mist.db.models import App, Deployment, Domain
 from mist.errors import MistError
-from mist.proxy.caddy import CaddyProxy, Route
+from mist.proxy.caddy import CaddyProxy, Route, covers
 from mist.runtime.docker import DockerRuntime
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,13 @@ def _active(session) -> list[tuple[int, str, int | None]]:
 
 
 class Router:
-    def __init__(self, db: Database, runtime: DockerRuntime, proxy: CaddyProxy | None) -> None:
+    def __init__(
+        self, db: Database, runtime: DockerRuntime, proxy: CaddyProxy | None, reserved: frozenset[str] = frozenset()
+    ) -> None:
         self.db = db
+        # Domains saved before a host became reserved (MIST_PUBLIC_URL, MIST_RESERVED_DOMAINS) stay in
+        # the database but are never routed: the dashboard's host must not reach an app.
+        self.reserved = reserved
         self.runtime = runtime
         self.proxy = proxy
         self._upstreams: dict[int, str] = {}
@@ -101,11 +106,12 @@ class Router:
 
     async def _routes(self) -> list[Route]:
         domains = await asyncio.to_thread(self.db.call, _domains)
-        return [
-            Route(app_id=app_id, domains=tuple(names), upstream=self._upstreams[app_id])
-            for app_id, names in sorted(domains.items())
-            if app_id in self._upstreams
-        ]
+        routes = []
+        for app_id, names in sorted(domains.items()):
+            allowed = tuple(n for n in names if not any(covers(n, host) for host in self.reserved))
+            if app_id in self._upstreams and allowed:
+                routes.append(Route(app_id=app_id, domains=allowed, upstream=self._upstreams[app_id]))
+        return routes
 
     async def _apply(self) -> None:
         """Loads the route table if it changed: every load makes Caddy close idle connections.

@@ -1,0 +1,41 @@
+"""mist.proxy.router: the route table it derives from the database and the running containers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from mist.db.engine import Database
+from mist.db.models import App, Domain, Project, User
+from mist.proxy.router import Router
+
+
+def _database(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'mist.db'}")
+    db.migrate()
+    with db.session() as s:
+        s.add(User(id=1, username="o", email="o@x", password_hash="x", role="owner"))
+        s.flush()
+        s.add(Project(id=1, name="p", owner_id=1))
+        s.flush()
+        s.add(App(id=1, project_id=1, name="web", app_type="web", port=8000))
+        s.flush()
+        for name in ("shop.example.test", "mist.example.test"):
+            s.add(Domain(app_id=1, domain=name))
+    return db
+
+
+def test_domains_saved_before_they_became_reserved_are_never_routed(tmp_path: Path) -> None:
+    # The domain was claimed before MIST_PUBLIC_URL named mist.example.test: the database keeps it,
+    # the proxy is never given it.
+    router = Router(_database(tmp_path), runtime=None, proxy=None, reserved=frozenset({"mist.example.test"}))
+    router._set(1, "10.0.0.2:8000")
+    routes = asyncio.run(router._routes())
+    assert [r.domains for r in routes] == [("shop.example.test",)]
+
+
+def test_without_reserved_hosts_every_domain_is_routed(tmp_path: Path) -> None:
+    router = Router(_database(tmp_path), runtime=None, proxy=None)
+    router._set(1, "10.0.0.2:8000")
+    (route,) = asyncio.run(router._routes())
+    assert set(route.domains) == {"shop.example.test", "mist.example.test"}
