@@ -3,6 +3,7 @@ for the suites that deploy (which define `server_factory`) a real server with it
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +16,58 @@ from support.client import MistClient
 from support.engine import connect
 from support.gitserver import GitServer
 from support.httpgit import TokenGitServer
+from support.postgres import PostgresServer
 from support.server import MistServer
 from support.sshgit import SshGitServer
 
 from mist.config import Settings
 from mist.server import create_app
+
+
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database", choices=(*DATABASES, "both"), default=os.environ.get("MIST_TEST_DATABASE", "both"),
+        help="database of the in-process API tests (the `settings` fixture): each test runs on both by "
+             "default (every route on each database Mist supports); $MIST_TEST_DATABASE picks one",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "api_database" in metafunc.fixturenames:
+        choice = metafunc.config.getoption("--database")
+        metafunc.parametrize("api_database", DATABASES if choice == "both" else (choice,))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session; tests take a database of their own from it."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: PostgresServer) -> str:
+    """The server's maintenance database, for tests that make their own databases on it."""
+    return postgres.url()
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    """A new empty PostgreSQL database for one test, dropped after it."""
+    url = postgres.create_database()
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind Mist supports: database-level tests run against both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mist.db'}"
+    return request.getfixturevalue("fresh_postgres_url")
 
 
 @pytest.fixture(scope="session")
@@ -56,9 +104,11 @@ def engine() -> docker.DockerClient:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path, api_database: str) -> Settings:
     # In-process API tests need no reverse proxy; the integration tests run a real Caddy.
-    return Settings(data_dir=tmp_path / "data", workers=1, proxy_enabled=False)
+    # On PostgreSQL each test gets a fresh database of its own.
+    url = request.getfixturevalue("fresh_postgres_url") if api_database == "postgresql" else None
+    return Settings(data_dir=tmp_path / "data", workers=1, proxy_enabled=False, database_url=url)
 
 
 @pytest.fixture

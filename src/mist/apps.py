@@ -8,28 +8,34 @@ admins can read it, since connecting to the database is what they need it for.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mist import references
+from mist.app_settings import DEFAULT_HEALTH, DEFAULT_STRATEGY
 from mist.auth.permissions import app_for, part_of_app_for, project_for, project_ids_of
 from mist.auth.users import is_admin
-from mist.db.models import App, Deployment, EnvVar, User, iso
+from mist.db.engine import Database
+from mist.db.models import App, Deployment, EnvVar, User
+from mist.deploy.stages import RUNNING
 from mist.errors import Conflict, InvalidInput, PermissionDenied
-from mist.git import generate_deploy_key, redact_url, url_origin, validate_branch, validate_remote_url
+from mist.git import GitRepos, generate_deploy_key, redact_url, url_origin, validate_branch, validate_remote_url
 from mist.secretbox import SecretBox
 from mist.templates import TEMPLATES, generated_env
+
+if TYPE_CHECKING:  # mist.cleanup imports this module for `Removed`
+    from mist.cleanup import Cleanup
 
 APP_TYPES = ("web", "service", "database")
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
-RUNNING_STATUSES = ("building", "deploying")
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 
 # What a change needs before it shows in the running app (`actionRequired`). Limits and the restart
@@ -162,10 +168,12 @@ def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvIn
     if session.scalar(select(App.id).where(App.project_id == project.id, App.name == name)):
         raise Conflict(f"the project already has an application named '{name}'")
     _check_env(env)
-    app = App(project_id=project.id, name=name, app_type=app_type, update_strategy="rolling",
-              deployment_strategy="auto", webhook_secret="",
-              healthcheck_path="", healthcheck_interval=2, healthcheck_timeout=5,
-              healthcheck_retries=15, healthcheck_start_period=0)
+    # env_vars starts loaded, so the app can be shown once its session is closed.
+    app = App(project_id=project.id, name=name, app_type=app_type, update_strategy=DEFAULT_STRATEGY,
+              deployment_strategy="auto", webhook_secret="", env_vars=[],
+              healthcheck_path=DEFAULT_HEALTH.path, healthcheck_interval=DEFAULT_HEALTH.interval,
+              healthcheck_timeout=DEFAULT_HEALTH.timeout, healthcheck_retries=DEFAULT_HEALTH.retries,
+              healthcheck_start_period=DEFAULT_HEALTH.start_period)
     if app_type == "database":
         app.update_strategy = "recreate"
     _apply_runtime_fields(app, fields)
@@ -350,20 +358,8 @@ def remove_env(session: Session, user: User, env_id: int) -> str:
     return action_required(before, app)
 
 
-def list_env(session: Session, user: User, app_id: int) -> list[dict]:
-    return [env_to_json(e) for e in app_for(session, user, app_id).env_vars]
-
-
-def env_to_json(e: EnvVar) -> dict:
-    return {
-        "id": e.id,
-        "appId": e.app_id,
-        "key": e.key,
-        "value": None if e.is_secret else e.value,
-        "secret": e.is_secret,
-        "buildTime": e.build_time,
-        "runtime": e.runtime,
-    }
+def list_env(session: Session, user: User, app_id: int) -> list[EnvVar]:
+    return list(app_for(session, user, app_id).env_vars)
 
 
 def deploy_key(session: Session, user: User, app_id: int, rotate: bool, box: SecretBox) -> App:
@@ -376,22 +372,6 @@ def deploy_key(session: Session, user: User, app_id: int, rotate: bool, box: Sec
         app.deploy_key_private, app.deploy_key_public = box.encrypt(private), public
         session.flush()
     return app
-
-
-def connection_json(app: App, viewer: User | None) -> dict | None:
-    """How the project's other apps reach a database app; the password only for owners and admins."""
-    details = references.connection_of(app)
-    if details is None:
-        return None
-    shown = viewer is not None and is_admin(viewer)
-    return {
-        "host": details.host,
-        "port": details.port,
-        "user": details.user,
-        "database": details.database,
-        "password": details.password if shown else None,
-        "url": details.url if shown else redact_url(details.url),
-    }
 
 
 @dataclass(frozen=True)
@@ -408,7 +388,7 @@ def prepare_removal(session: Session, app_ids: list[int], volumes: bool = False)
     if not app_ids:
         return []
     running = session.scalar(
-        select(Deployment.id).where(Deployment.app_id.in_(app_ids), Deployment.status.in_(RUNNING_STATUSES))
+        select(Deployment.id).where(Deployment.app_id.in_(app_ids), Deployment.status.in_(RUNNING))
     )
     if running:
         raise Conflict(f"deployment {running} is running; wait for it to finish")
@@ -452,32 +432,57 @@ def secret_values(app: App) -> list[str]:
     return [e.value for e in app.env_vars if e.is_secret and e.value]
 
 
-def to_json(app: App, viewer: User | None = None) -> dict:
-    return {
-        "id": app.id,
-        "projectId": app.project_id,
-        "name": app.name,
-        "appType": app.app_type,
-        "gitRepository": redact_url(app.git_repository),
-        "gitBranch": app.git_branch,
-        "dockerfilePath": app.dockerfile_path,
-        "rootDirectory": app.root_directory,
-        "port": app.port,
-        "templateName": app.template_name,
-        "deploymentStrategy": app.deployment_strategy,
-        "updateStrategy": app.update_strategy,
-        "healthcheckPath": app.healthcheck_path,
-        "healthcheckInterval": app.healthcheck_interval,
-        "healthcheckTimeout": app.healthcheck_timeout,
-        "healthcheckRetries": app.healthcheck_retries,
-        "healthcheckStartPeriod": app.healthcheck_start_period,
-        "cpuLimit": app.cpu_limit,
-        "memoryLimit": app.memory_limit,
-        "restartPolicy": app.restart_policy or None,
-        "hasGitToken": bool(app.git_token),
-        "deployKey": app.deploy_key_public or None,
-        "connection": connection_json(app, viewer),
-        "envVars": [env_to_json(e) for e in app.env_vars],
-        "createdAt": iso(app.created_at),
-        "updatedAt": iso(app.updated_at),
-    }
+class Apps:
+    """What the API asks of applications. Each call is one transaction, run off the event loop;
+    what a change leaves outside the database (containers, images, the git mirror, pinned host
+    keys) is dealt with here too, after the rows are written, never by the route."""
+
+    def __init__(self, db: Database, box: SecretBox, cleanup: Cleanup, git: GitRepos) -> None:
+        self.db = db
+        self.box = box
+        self.cleanup = cleanup
+        self.git = git
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(self.db.call, fn, *args)
+
+    async def create(self, user: User, fields: dict[str, Any], env: list[EnvInput]) -> App:
+        return await self._call(create, user, fields, env, self.box)
+
+    async def get(self, user: User, app_id: int) -> App:
+        return await self._call(app_for, user, app_id)
+
+    async def list_for_project(self, user: User, project_id: int) -> list[App]:
+        return await self._call(list_for_project, user, project_id)
+
+    async def update(
+        self, user: User, app_id: int, fields: dict[str, Any], env: list[EnvInput] | None,
+    ) -> tuple[App, str, list[str]]:
+        return await self._call(update, user, app_id, fields, env, self.box)
+
+    async def delete(self, user: User, app_id: int, volumes: bool) -> None:
+        removed = await self._call(delete, user, app_id, volumes)
+        await self.cleanup.remove(removed)
+
+    async def deploy_key(self, user: User, app_id: int, rotate: bool, forget_host_keys: bool) -> str:
+        """The public half of the app's deploy key; forgetting the pinned host keys lets the next
+        clone trust the server's new ones (after a legitimate change of its keys)."""
+        app = await self._call(deploy_key, user, app_id, rotate, self.box)
+        if forget_host_keys:
+            await asyncio.to_thread(self.git.forget_host_keys, app.id)
+        return app.deploy_key_public
+
+    async def add_env(self, user: User, app_id: int, item: EnvInput) -> tuple[EnvVar, str]:
+        return await self._call(add_env, user, app_id, item)
+
+    async def list_env(self, user: User, app_id: int) -> list[EnvVar]:
+        return await self._call(list_env, user, app_id)
+
+    async def change_env(self, user: User, env_id: int, fields: dict[str, Any]) -> tuple[EnvVar, str]:
+        return await self._call(change_env, user, env_id, fields)
+
+    async def remove_env(self, user: User, env_id: int) -> str:
+        return await self._call(remove_env, user, env_id)
+
+    async def webhook_secret(self, user: User, app_id: int, rotate: bool) -> str:
+        return await self._call(webhook_secret, user, app_id, rotate)

@@ -7,6 +7,7 @@ webhook) get entries of their own.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mist.db.models import AuditLog, User, iso
+from mist.db.engine import Database
+from mist.db.models import AuditLog, User
 
 
 def record(
@@ -22,8 +24,15 @@ def record(
 ) -> None:
     session.add(AuditLog(
         user_id=actor.id if actor else None, username=actor.username if actor else "",
-        action=action, target=target, ip=ip, details=json.dumps(details) if details else "",
+        action=action, target=_fit(target, AuditLog.target), ip=_fit(ip, AuditLog.ip),
+        details=json.dumps(details) if details else "",
     ))
+
+
+def _fit(value: str, column: Any) -> str:
+    """Cut to the column's length: a label ("domain:" and 253 characters) may be longer, and
+    PostgreSQL, unlike SQLite, refuses a string that does not fit."""
+    return value[:column.type.length]
 
 
 def page(session: Session, limit: int, offset: int) -> tuple[list[AuditLog], int]:
@@ -38,9 +47,15 @@ def purge_older_than(session: Session, cutoff: datetime) -> int:
     return session.execute(delete(AuditLog).where(AuditLog.created_at < cutoff)).rowcount
 
 
-def to_json(row: AuditLog) -> dict:
-    return {
-        "id": row.id, "userId": row.user_id, "username": row.username, "action": row.action,
-        "target": row.target, "details": json.loads(row.details) if row.details else {},
-        "ip": row.ip, "createdAt": iso(row.created_at),
-    }
+class Audit:
+    """The audit log as the API uses it, off the event loop. Routes decide what to record (they
+    know who asked and from where), once the service call they describe has succeeded."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def record(self, actor: User | None, action: str, target: str = "", ip: str = "", **details: Any) -> None:
+        await asyncio.to_thread(self.db.call, record, actor, action, target, ip, **details)
+
+    async def page(self, limit: int, offset: int) -> tuple[list[AuditLog], int]:
+        return await asyncio.to_thread(self.db.call, page, limit, offset)

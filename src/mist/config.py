@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +20,15 @@ def _default_data_dir() -> Path:
 
 def _host_of(url: str) -> str:
     return (urlsplit(url.strip()).hostname or "").lower().rstrip(".") if url.strip() else ""
+
+
+def host_list(text: str) -> frozenset[str]:
+    """A comma-separated list of host names, as compared: lowercase, without a trailing dot."""
+    return frozenset(h.strip().lower().rstrip(".") for h in text.split(",") if h.strip())
+
+
+# Where a setting's value came from (`Settings.source`), as `mist settings` reports it.
+ENVIRONMENT, COMMAND_LINE, DEFAULT = "environment", "command line", "default"
 
 
 class Settings(BaseSettings):
@@ -62,6 +72,20 @@ class Settings(BaseSettings):
     max_body_kb: int = Field(default=1024, ge=1)  # every API request body
     webhook_max_body_kb: int = Field(default=10240, ge=1)  # push events can carry many commits
 
+    # The fields given as arguments rather than read from MIST_*: `mist serve --host/--port/--workers`.
+    _given: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        self._given = frozenset(name for name in values if name in type(self).model_fields)
+
+    def source(self, name: str) -> str:
+        """Where the field's value came from: the command line, a MIST_* variable or the default."""
+        if name in self._given:
+            return COMMAND_LINE
+        # pydantic counts a field as set when a source supplied it; the only other source is the environment.
+        return ENVIRONMENT if name in self.model_fields_set else DEFAULT
+
     @property
     def public_host(self) -> str:
         return _host_of(self.public_url)
@@ -69,8 +93,7 @@ class Settings(BaseSettings):
     @property
     def reserved_hosts(self) -> frozenset[str]:
         """Host names that can never be an app's domain: the dashboard's own and the listed ones."""
-        listed = {h.strip().lower().rstrip(".") for h in self.reserved_domains.split(",") if h.strip()}
-        return frozenset(listed | ({self.public_host} if self.public_host else set()))
+        return host_list(self.reserved_domains) | ({self.public_host} if self.public_host else set())
 
     @property
     def dashboard_route(self) -> tuple[str, str] | None:

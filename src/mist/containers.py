@@ -9,31 +9,29 @@ current limits and restart policy, which is what `actionRequired: "restart"` pro
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy import select
 
+from mist.app_settings import resolve
 from mist.apps import secret_values
 from mist.auth.permissions import app_for
 from mist.config import Settings
 from mist.db.engine import Database
 from mist.db.models import App, Deployment, User
-from mist.deploy.events import message
 from mist.deploy.health import HealthCheck, probe
 from mist.deploy.logs import Redactor
 from mist.deploy.plan import Runtime
 from mist.deploy.stages import DEPLOYING
 from mist.errors import Conflict
-from mist.lines import CONTINUED
+from mist.feeds import Feeds, Running
 from mist.proxy.router import Router
-from mist.runtime.docker import DockerRuntime
+from mist.runtime.engine import Engine
 from mist.runtime.requests import ContainerState
 
 MAX_TAIL = 10_000  # the most lines a caller may ask for at once
-FOLLOW_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,22 +61,38 @@ class Target:
         return self.require_container()
 
 
-def _target(session, user: User, app_id: int, default_policy: str) -> Target:
+def _active(session, app: App) -> Deployment | None:
+    return session.scalar(select(Deployment).where(Deployment.app_id == app.id, Deployment.is_active.is_(True)))
+
+
+def _secrets(app: App, active: Deployment | None) -> tuple[str, ...]:
+    """What the app's logs must not show: its secret values now, and those its container started with."""
+    snapshot_secrets = Runtime.from_json(active.snapshot).secrets if active and active.snapshot else ()
+    return tuple(secret_values(app)) + tuple(snapshot_secrets)
+
+
+def _running(session, app_id: int) -> Running:
+    app = session.get(App, app_id)
+    active = _active(session, app) if app is not None else None
+    return Running(container_id=active.container_id if active else "",
+                   secrets=_secrets(app, active) if app is not None else ())
+
+
+def _target(session, user: User, app_id: int, settings: Settings) -> Target:
     app: App = app_for(session, user, app_id)
-    active = session.scalar(select(Deployment).where(Deployment.app_id == app.id, Deployment.is_active.is_(True)))
+    active = _active(session, app)
     deploying = session.scalar(
         select(Deployment.id).where(Deployment.app_id == app.id, Deployment.status == DEPLOYING)
     )
-    snapshot_secrets = Runtime.from_json(active.snapshot).secrets if active and active.snapshot else ()
     return Target(
         app_id=app.id, port=app.port, health_path=app.healthcheck_path,
         cpu_limit=app.cpu_limit, memory_limit=app.memory_limit,
-        restart_policy=app.restart_policy or default_policy,
+        restart_policy=resolve(app, settings).restart_policy.value,
         deployment_id=active.id if active else None,
         deployment_number=active.deployment_number if active else None,
         container_id=active.container_id if active else "",
         deploying=deploying is not None,
-        secrets=tuple(secret_values(app)) + tuple(snapshot_secrets),
+        secrets=_secrets(app, active),
     )
 
 
@@ -91,34 +105,36 @@ def _uptime(started_at: str) -> int | None:
 
 
 class Containers:
-    def __init__(self, db: Database, runtime: DockerRuntime, router: Router, settings: Settings) -> None:
+    def __init__(self, db: Database, engine: Engine, router: Router, settings: Settings) -> None:
         self.db = db
-        self.runtime = runtime
+        self.engine = engine
         self.router = router
         self.stop_timeout = settings.stop_timeout_seconds
-        self.default_policy = settings.restart_policy
+        self.settings = settings
+        self.feeds = Feeds(engine, self._running)
+
+    async def _running(self, app_id: int) -> Running:
+        return await asyncio.to_thread(self.db.call, _running, app_id)
 
     async def target(self, user: User, app_id: int) -> Target:
-        return await asyncio.to_thread(self.db.call, _target, user, app_id, self.default_policy)
+        return await asyncio.to_thread(self.db.call, _target, user, app_id, self.settings)
 
     async def stop(self, user: User, app_id: int) -> dict:
         target = await self.target(user, app_id)
-        await asyncio.to_thread(self.runtime.stop, target.require_idle(), self.stop_timeout)
+        await self.engine.stop(target.require_idle(), self.stop_timeout)
         return await self._status(target)
 
     async def start(self, user: User, app_id: int) -> dict:
         target = await self.target(user, app_id)
-        await asyncio.to_thread(self.runtime.start, target.require_idle())
+        await self.engine.start(target.require_idle())
         await self._route(target)
         return await self._status(target)
 
     async def restart(self, user: User, app_id: int) -> dict:
         target = await self.target(user, app_id)
         container = target.require_idle()
-        await asyncio.to_thread(
-            self.runtime.update_resources, container, target.cpu_limit, target.memory_limit, target.restart_policy
-        )
-        await asyncio.to_thread(self.runtime.restart, container, self.stop_timeout)
+        await self.engine.update_resources(container, target.cpu_limit, target.memory_limit, target.restart_policy)
+        await self.engine.restart(container, self.stop_timeout)
         await self._route(target)
         return await self._status(target)
 
@@ -127,48 +143,32 @@ class Containers:
 
     async def logs(self, user: User, app_id: int, tail: int) -> str:
         target = await self.target(user, app_id)
-        lines = await asyncio.to_thread(self.runtime.logs, target.require_container(), tail)
+        lines = await self.engine.logs(target.require_container(), tail)
         redact = Redactor(target.secrets)
         return "\n".join(redact(line) for line in lines)
 
-    async def follow(self, target: Target, tail: int) -> AsyncIterator[dict]:
-        """Log lines of the app's container as they are written, then (when it stops) a status
-        message; resumes with the app's next container, or the same one started again."""
-        redact = Redactor(target.secrets)
-        container, since, stamp = target.require_container(), None, ""
-        while True:
-            async for line in self.runtime.follow_logs(container, tail if since is None else "all", since):
-                if line.startswith(CONTINUED):  # the rest of an over-long line: no stamp of its own
-                    text = line
-                else:
-                    stamp, _, text = line.partition(" ")
-                yield message("log", {"timestamp": stamp, "line": redact(text)})
-            since = time.time()
-            state = await asyncio.to_thread(self.runtime.inspect, container)
-            yield message("status", {"state": state.status if state else "removed"})
-            container, since = await self._next_running(target, container, since)
-
-    async def _next_running(self, target: Target, previous: str, since: float) -> tuple[str, float | None]:
-        """Waits until the app runs a container again: the same one restarted continues after what
-        was sent; a new one (a deployment) is followed from its start."""
-        while True:
-            await asyncio.sleep(FOLLOW_POLL_SECONDS)
-            current = await asyncio.to_thread(self.db.call, _active_container, target.app_id)
-            if not current:
-                continue
-            state = await asyncio.to_thread(self.runtime.inspect, current)
-            if state is not None and state.status == "running":
-                return current, (since if current == previous else None)
+    async def follow(self, target: Target, tail: int) -> AsyncIterator[str]:
+        """Encoded messages: the last `tail` log lines of the app's container, then its lines as
+        they are written, and (when it stops) a status message; the stream goes on with the same
+        container started again, or the app's next one. Watchers of what comes from now on share
+        one engine stream (`mist.feeds`)."""
+        target.require_container()
+        follower = self.feeds.join(target.app_id, tail)
+        try:
+            async for item in follower.items():
+                yield item.text
+        finally:
+            follower.close()
 
     async def _route(self, target: Target) -> None:
-        state = await asyncio.to_thread(self.runtime.inspect, target.container_id)
-        if state is not None and state.ip_address and target.port:
-            await self.router.switch(target.app_id, f"{state.ip_address}:{target.port}")
+        state = await self.engine.inspect(target.container_id)
+        if state is not None and (address := state.address(target.port)):
+            await self.router.switch(target.app_id, address)
 
     async def _status(self, target: Target) -> dict:
         state: ContainerState | None = None
         if target.container_id:
-            state = await asyncio.to_thread(self.runtime.inspect, target.container_id)
+            state = await self.engine.inspect(target.container_id)
         health = "none"
         if state is not None and state.status == "running" and target.port and state.ip_address:
             reason = await probe(state.ip_address, target.port, HealthCheck(path=target.health_path, timeout=2))
@@ -192,10 +192,4 @@ class Containers:
             "memoryLimit": state.memory_limit if state else None,
             "restartPolicy": state.restart_policy if state else None,
         }
-
-
-def _active_container(session, app_id: int) -> str:
-    return session.scalar(
-        select(Deployment.container_id).where(Deployment.app_id == app_id, Deployment.is_active.is_(True))
-    ) or ""
 

@@ -7,13 +7,17 @@ cookies of everyone signed in there, since cookies are shared across ports.
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mist.auth.permissions import app_for, part_of_app_for
-from mist.db.models import Domain, User, iso
+from mist.db.engine import Database
+from mist.db.models import Domain, User
 from mist.errors import Conflict, InvalidInput
 from mist.proxy.caddy import covers, validate_domain
+from mist.proxy.router import Router
 
 
 def _check_not_reserved(name: str, public_host: str, reserved: frozenset[str]) -> None:
@@ -51,5 +55,24 @@ def delete(session: Session, user: User, domain_id: int) -> Domain:
     return domain
 
 
-def to_json(domain: Domain) -> dict:
-    return {"id": domain.id, "appId": domain.app_id, "domain": domain.domain, "createdAt": iso(domain.created_at)}
+class Domains:
+    """What the API asks of domains: each change is written, then goes straight to the proxy."""
+
+    def __init__(self, db: Database, router: Router, public_host: str, reserved: frozenset[str]) -> None:
+        self.db = db
+        self.router = router
+        self.public_host = public_host
+        self.reserved = reserved
+
+    async def add(self, user: User, app_id: int, name: str) -> Domain:
+        domain = await asyncio.to_thread(self.db.call, add, user, app_id, name, self.public_host, self.reserved)
+        await self.router.refresh()
+        return domain
+
+    async def list_for(self, user: User, app_id: int) -> list[Domain]:
+        return await asyncio.to_thread(self.db.call, list_for, user, app_id)
+
+    async def delete(self, user: User, domain_id: int) -> Domain:
+        domain = await asyncio.to_thread(self.db.call, delete, user, domain_id)
+        await self.router.refresh()
+        return domain

@@ -36,6 +36,12 @@ _HOST = re.compile(r"^[a-z0-9.-]+$|^[0-9a-f:.]+$")
 _FULL_HASH = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 
 
+def _check_host_length(host: str) -> None:
+    # No host name is longer (DNS), and a git token's origin (scheme://host:port) is stored in 300.
+    if len(host) > 253:
+        raise InvalidInput("gitRepository: the host name is longer than 253 characters")
+
+
 def validate_remote_url(url: str) -> str:
     """Accepts https, http, ssh, git and scp-style remotes; refuses anything git could run or read
     locally (file://, ext::, plain paths, option-like strings)."""
@@ -64,6 +70,7 @@ def validate_remote_url(url: str) -> str:
             raise InvalidInput("gitRepository: the host must not start with '-'")
         if not _HOST.match(host):
             raise InvalidInput("gitRepository: the URL has no valid host")
+        _check_host_length(host)
         if not parts.path or parts.path == "/":
             raise InvalidInput("gitRepository: the URL names no repository path")
         return url
@@ -71,6 +78,7 @@ def validate_remote_url(url: str) -> str:
         host = url.split("@", 1)[-1].split(":", 1)[0]
         if host.startswith("-"):
             raise InvalidInput("gitRepository: the host must not start with '-'")
+        _check_host_length(host)
         return url
     raise InvalidInput(
         "gitRepository: not a git URL; use https://, http://, ssh://, git:// or user@host:path"

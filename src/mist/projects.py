@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mist.apps import Removed, prepare_removal
 from mist.auth.permissions import project_for, project_ids_of
 from mist.auth.users import is_admin
-from mist.db.models import App, Project, ProjectMember, User, iso
+from mist.db.engine import Database
+from mist.db.models import App, Project, ProjectMember, User
 from mist.errors import InvalidInput, PermissionDenied
+
+if TYPE_CHECKING:  # mist.cleanup imports mist.apps, which this module imports
+    from mist.cleanup import Cleanup
 
 
 def create(session: Session, user: User, name: str, description: str) -> Project:
@@ -58,13 +65,27 @@ def delete(session: Session, user: User, project_id: int) -> list[Removed]:
     return removed
 
 
-def to_json(project: Project) -> dict:
-    return {
-        "id": project.id,
-        "name": project.name,
-        "description": project.description,
-        "ownerId": project.owner_id,
-        "memberIds": sorted(m.user_id for m in project.members),
-        "createdAt": iso(project.created_at),
-        "updatedAt": iso(project.updated_at),
-    }
+class Projects:
+    """What the API asks of projects: each call one transaction, off the event loop; a deleted
+    project's apps and network are removed from the engine here, after the rows are gone."""
+
+    def __init__(self, db: Database, cleanup: Cleanup) -> None:
+        self.db = db
+        self.cleanup = cleanup
+
+    async def create(self, user: User, name: str, description: str) -> Project:
+        return await asyncio.to_thread(self.db.call, create, user, name, description)
+
+    async def list_for(self, user: User) -> list[Project]:
+        return await asyncio.to_thread(self.db.call, list_for, user)
+
+    async def get(self, user: User, project_id: int) -> Project:
+        return await asyncio.to_thread(self.db.call, project_for, user, project_id)
+
+    async def update_members(self, user: User, project_id: int, user_ids: list[int]) -> Project:
+        return await asyncio.to_thread(self.db.call, update_members, user, project_id, user_ids)
+
+    async def delete(self, user: User, project_id: int) -> None:
+        removed = await asyncio.to_thread(self.db.call, delete, user, project_id)
+        await self.cleanup.remove(removed)
+        await self.cleanup.remove_network(project_id)

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from mist.apps import Apps
+from mist.audit import Audit
 from mist.auth.throttle import LoginThrottle
+from mist.auth.tokens import Tokens
+from mist.auth.users import Users
 from mist.cleanup import Cleanup
 from mist.config import Settings
 from mist.containers import Containers
 from mist.db.engine import Database
+from mist.domains import Domains
 from mist.deploy.events import EventBus
 from mist.deploy.logs import LogStore
 from mist.deploy.service import Deployments
 from mist.deploy.worker import Workers
 from mist.git import GitRepos
 from mist.housekeeping import Housekeeping
+from mist.projects import Projects
 from mist.proxy.caddy import CaddyProxy
 from mist.proxy.router import Router
-from mist.runtime.docker import DockerRuntime
+from mist.runtime.docker import DockerEngine
+from mist.runtime.engine import Engine
 from mist.secretbox import SecretBox
+from mist.volumes import Volumes
+from mist.webhooks import Webhooks
 
 
 @dataclass
@@ -27,41 +37,56 @@ class Services:
     db: Database
     bus: EventBus
     logs: LogStore
-    runtime: DockerRuntime
+    engine: Engine
     git: GitRepos
     router: Router
     workers: Workers
     deployments: Deployments
-    cleanup: Cleanup
     box: SecretBox
     containers: Containers
     throttle: LoginThrottle
     housekeeping: Housekeeping
+    apps: Apps
+    projects: Projects
+    domains: Domains
+    volumes: Volumes
+    webhooks: Webhooks
+    audit: Audit
+    tokens: Tokens
+    users: Users
 
 
 def build_services(settings: Settings) -> Services:
     db = Database(settings.db_url)
     bus = EventBus()
     logs = LogStore(settings.logs_dir, settings.log_max_mb)
-    runtime = DockerRuntime()
+    engine = DockerEngine(build_timeout=settings.build_timeout_seconds, build_threads=settings.workers)
     git = GitRepos(settings.git_dir, timeout=settings.git_timeout_seconds, ca_file=settings.git_ca_file)
     proxy = (
         CaddyProxy(admin=settings.proxy_admin, listen=settings.proxy_listen, tls=settings.proxy_tls,
                    state_dir=settings.data_dir / "caddy", dashboard=settings.dashboard_route)
         if settings.proxy_enabled else None
     )
-    router = Router(db, runtime, proxy, settings.reserved_hosts)
+    router = Router(db, engine, proxy, settings.reserved_hosts)
     box = SecretBox(settings.secret_file)
-    workers = Workers(settings, db, bus, logs, runtime, git, router, box)
+    workers = Workers(settings, db, bus, logs, engine, git, router, box)
+    cleanup = Cleanup(engine, git, logs)
     return Services(
-        settings=settings, db=db, bus=bus, logs=logs, runtime=runtime, git=git, router=router,
+        settings=settings, db=db, bus=bus, logs=logs, engine=engine, git=git, router=router,
         workers=workers,
         deployments=Deployments(
-            db, git, logs, workers, runtime, settings.template_images, settings.image_retention, box
+            db, git, logs, workers, engine, settings.template_images, settings.image_retention, box
         ),
-        cleanup=Cleanup(runtime, git, logs),
         box=box,
-        containers=Containers(db, runtime, router, settings),
+        containers=Containers(db, engine, router, settings),
         throttle=LoginThrottle(),
         housekeeping=Housekeeping(db, settings.audit_retention_days),
+        apps=Apps(db, box, cleanup, git),
+        projects=Projects(db, cleanup),
+        domains=Domains(db, router, settings.public_host, settings.reserved_hosts),
+        volumes=Volumes(db, cleanup, settings.data_dir, settings.mount_roots),
+        webhooks=Webhooks(db, git, workers),
+        audit=Audit(db),
+        tokens=Tokens(db),
+        users=Users(db, timedelta(hours=settings.session_ttl_hours)),
     )

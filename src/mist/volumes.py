@@ -12,12 +12,14 @@ reaches the engine. Mounts change with the next deployment.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,9 +27,13 @@ from sqlalchemy.orm import Session
 import mist
 from mist.auth.permissions import app_for, part_of_app_for
 from mist.auth.users import is_admin
-from mist.db.models import User, Volume, iso
+from mist.db.engine import Database
+from mist.db.models import User, Volume
 from mist.errors import Conflict, InvalidInput, PermissionDenied
 from mist.templates import TEMPLATES
+
+if TYPE_CHECKING:
+    from mist.cleanup import Cleanup
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _MAX_HOST_PATH = 1024
@@ -158,10 +164,15 @@ def get(session: Session, user: User, volume_id: int) -> Volume:
     return part_of_app_for(session, user, Volume, volume_id, "volume")[1]
 
 
-def delete(session: Session, user: User, volume_id: int) -> Volume:
+def deletable(session: Session, user: User, volume_id: int) -> Volume:
     volume = get(session, user, volume_id)
     if volume.host_path and not is_admin(user):
         raise PermissionDenied("only the owner and admins can change host directory mounts")
+    return volume
+
+
+def delete(session: Session, user: User, volume_id: int) -> Volume:
+    volume = deletable(session, user, volume_id)
     session.delete(volume)
     session.flush()
     return volume
@@ -171,13 +182,29 @@ def docker_name(volume: Volume) -> str:
     return f"mist-app-{volume.app_id}-vol-{volume.name}"
 
 
-def to_json(volume: Volume) -> dict:
-    return {
-        "id": volume.id,
-        "appId": volume.app_id,
-        "name": volume.name,
-        "containerPath": volume.container_path,
-        "hostPath": volume.host_path or None,
-        "readOnly": volume.read_only,
-        "createdAt": iso(volume.created_at),
-    }
+class Volumes:
+    """What the API asks of volumes: each call one transaction, off the event loop; removing a
+    named volume's data goes through the engine (via clean-up) before its row goes."""
+
+    def __init__(self, db: Database, cleanup: Cleanup, data_dir: Path, roots: Iterable[Path]) -> None:
+        self.db = db
+        self.cleanup = cleanup
+        self.data_dir = data_dir
+        self.roots = tuple(roots)
+
+    async def create(
+        self, user: User, app_id: int, name: str, container_path: str, host_path: str, read_only: bool,
+    ) -> Volume:
+        return await asyncio.to_thread(
+            self.db.call, create, user, app_id, name, container_path, host_path, read_only, self.data_dir, self.roots,
+        )
+
+    async def list_for(self, user: User, app_id: int) -> list[Volume]:
+        return await asyncio.to_thread(self.db.call, list_for, user, app_id)
+
+    async def delete(self, user: User, volume_id: int, remove_data: bool) -> None:
+        volume = await asyncio.to_thread(self.db.call, deletable, user, volume_id)
+        if remove_data and not volume.host_path:
+            # Data first: if the engine refuses (the volume is mounted), nothing has changed.
+            await self.cleanup.remove_volume(docker_name(volume))
+        await asyncio.to_thread(self.db.call, delete, user, volume_id)

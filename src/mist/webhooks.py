@@ -18,7 +18,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,12 +27,16 @@ from sqlalchemy.orm import Session
 from mist.db.engine import Database
 from mist.db.models import App, Deployment, WebhookDelivery
 from mist.deploy import store
-from mist.deploy.stages import PENDING, ROLLED_BACK, RUNNING, SUCCESS
+from mist.deploy.stages import PENDING, RUNNING, SUCCEEDED
 from mist.errors import InvalidInput, NotAuthenticated, NotFound
 from mist.git import GitRepos
 
+if TYPE_CHECKING:
+    from mist.deploy.worker import Workers
+
 SKIP_MARKERS = ("[skip deploy]", "[skip ci]")
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+MAX_DELIVERY = WebhookDelivery.delivery.type.length
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,18 @@ class Event:
 
 def event_of(headers: dict[str, str]) -> Event:
     if "x-github-event" in headers:
-        return Event("github", headers["x-github-event"], headers.get("x-github-delivery", ""))
-    if "x-gitea-event" in headers:
-        return Event("gitea", headers["x-gitea-event"], headers.get("x-gitea-delivery", ""))
-    if "x-gitlab-event" in headers:
+        event = Event("github", headers["x-github-event"], headers.get("x-github-delivery", ""))
+    elif "x-gitea-event" in headers:
+        event = Event("gitea", headers["x-gitea-event"], headers.get("x-gitea-delivery", ""))
+    elif "x-gitlab-event" in headers:
         kind = "push" if headers["x-gitlab-event"] == "Push Hook" else headers["x-gitlab-event"]
-        return Event("gitlab", kind, headers.get("x-gitlab-event-uuid", ""))
-    raise InvalidInput("not a GitHub, Gitea or GitLab webhook (no event header)")
+        event = Event("gitlab", kind, headers.get("x-gitlab-event-uuid", ""))
+    else:
+        raise InvalidInput("not a GitHub, Gitea or GitLab webhook (no event header)")
+    # Git hosts send UUIDs; PostgreSQL, unlike SQLite, refuses a longer one than the column holds.
+    if len(event.delivery) > MAX_DELIVERY:
+        raise InvalidInput(f"the delivery id header is longer than {MAX_DELIVERY} characters")
+    return event
 
 
 def verify(event: Event, headers: dict[str, str], body: bytes, secret: str) -> None:
@@ -80,6 +89,8 @@ def _head(payload: dict[str, Any]) -> tuple[str, str, str]:
         message = match[0].get("message", "") if match else ""
     if not isinstance(ref, str) or not isinstance(commit, str) or not isinstance(message, str):
         raise InvalidInput("the push payload has no ref, commit or message")
+    if "\x00" in message:  # git refuses one in a message; PostgreSQL in a text column
+        raise InvalidInput("the push payload's commit message contains a NUL character")
     return ref, commit, message
 
 
@@ -109,7 +120,7 @@ class _Push:
 
 
 # A commit deployed by one of these is not deployed again by a push; a failed or stopped one may be.
-_DEPLOYED = (SUCCESS, ROLLED_BACK, PENDING, *RUNNING)
+_DEPLOYED = (*SUCCEEDED, PENDING, *RUNNING)
 
 
 async def receive(db: Database, git: GitRepos, app_id: int, event: Event, body: bytes) -> Outcome:
@@ -197,8 +208,26 @@ def _already_deployed(session: Session, app_id: int, commit: str) -> Outcome | N
     )
     if earlier is None:
         return None
-    doing = "is already deployed" if earlier.status in (SUCCESS, ROLLED_BACK) else "is already being deployed"
+    doing = "is already deployed" if earlier.status in SUCCEEDED else "is already being deployed"
     return Outcome(
         f"skipped: commit {commit[:7]} {doing} (deployment #{earlier.deployment_number}); "
         "deploy it again from Mist itself if that is what you want", replay=True,
     )
+
+
+class Webhooks:
+    """What the endpoint git hosts call asks: check the signature, then queue the pushed commit
+    (or say why not) and wake a worker."""
+
+    def __init__(self, db: Database, git: GitRepos, workers: Workers) -> None:
+        self.db = db
+        self.git = git
+        self.workers = workers
+
+    async def receive(self, app_id: int, event: Event, headers: dict[str, str], body: bytes) -> Outcome:
+        """Raises NotAuthenticated when the signature is missing or wrong, before reading the payload."""
+        verify(event, headers, body, await asyncio.to_thread(self.db.call, secret_of, app_id))
+        outcome = await receive(self.db, self.git, app_id, event, body)
+        if outcome.deployment is not None:
+            self.workers.notify()
+        return outcome

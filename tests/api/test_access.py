@@ -36,9 +36,9 @@ def watched(http: TestClient, mist: MistClient) -> SimpleNamespace:
         await real_target(user, app_id)
         return SimpleNamespace(app_id=app_id, require_container=lambda: "c0ffee")
 
-    async def follow(_target, _tail) -> AsyncIterator[dict]:  # noqa: ANN001
+    async def follow(_target, _tail) -> AsyncIterator[str]:  # noqa: ANN001
         while True:
-            yield message("log", {"timestamp": "", "line": "tick"})
+            yield json.dumps(message("log", {"timestamp": "", "line": "tick"}))
             await asyncio.sleep(0.1)
 
     containers.target, containers.follow = target, follow
@@ -100,7 +100,7 @@ def run_endpoint(revoke: bool) -> FakeSocket:
 
     @guarded
     async def endpoint(websocket: FakeSocket) -> None:
-        watch.watch(websocket, lambda _session, _user: None)
+        watch.watch(websocket, lambda _session, _user, _target: None, 1)
         await asyncio.sleep(3600)
 
     async def main() -> None:
@@ -125,3 +125,22 @@ def test_a_revoked_endpoint_ends_quietly_with_1008() -> None:
 def test_any_other_cancellation_goes_on_as_usual() -> None:
     with pytest.raises(asyncio.CancelledError):
         run_endpoint(revoke=False)
+
+
+def test_one_pass_checks_each_caller_and_stream_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hundred watchers of one deployment cost one identification and one check per pass."""
+    from mist.api import access as access_module
+
+    identified: list[tuple] = []
+    checked: list[int] = []
+    monkeypatch.setattr(access_module, "identify", lambda _s, *key: identified.append(key) or (object(), "admin"))
+
+    def check(_session, _user, target: int) -> None:  # noqa: ANN001
+        checked.append(target)
+        if target == 2:
+            raise access_module.MistError("gone")
+
+    entries = [access_module._Watched("cookie", None, check, target, task=None) for target in [1] * 100 + [2] * 3]
+    lost = access_module._lost(SimpleNamespace(rollback=lambda: None), entries)
+    assert identified == [("cookie", None)] and sorted(checked) == [1, 2]
+    assert [e.target for e in lost] == [2, 2, 2]

@@ -100,7 +100,7 @@ def test_owners_mount_host_directories_only_inside_the_allowed_roots(
         str(tmp_path / "loop-a"): "loop of symbolic links",
         str(tmp_path / "loop-a" / "x"): "loop of symbolic links",
         str(tmp_path / ("n" * 300)): "cannot be resolved",  # a name longer than the system allows
-        "relative/path": "absolute path", f"{tmp_path}/a\x00b": "control characters",
+        "relative/path": "absolute path", f"{tmp_path}/a\x00b": "NUL character",
         "/" + "a/" * 600: "hostPath",  # longer than the schema allows
     }
     for host_path, reason in refused.items():

@@ -1,8 +1,8 @@
-"""A migrated SQLite database with two users, for the auth modules' unit tests."""
+"""A migrated database (SQLite, then PostgreSQL) with two users, for the auth modules' unit tests."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,10 +11,11 @@ from mist.db.models import User
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'mist.db'}")
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
     database.migrate()
     with database.session() as s:
         s.add(User(id=1, username="owner", email="owner@x", password_hash="x", role="owner"))
         s.add(User(id=2, username="bob", email="bob@x", password_hash="x", role="user"))
-    return database
+    yield database
+    database.dispose()

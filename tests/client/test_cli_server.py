@@ -281,3 +281,22 @@ def test_env_references_then_container_status_logs_and_restart(
     stopped = mist_cli("container", "stop", "talker")
     assert stopped.returncode == 0 and "exited" in stopped.stdout
     assert "exited" in mist_cli("container", "status", "talker").stdout
+
+
+def test_settings_and_an_apps_settings_say_where_each_value_came_from(
+    owner: MistClient, git_server: GitServer, server: MistServer, mist_cli
+) -> None:
+    rows = [line.split() for line in mist_cli("settings").stdout.splitlines()]
+    assert ["MIST_PORT", str(server.port), "command", "line"] in rows  # `mist serve --port`
+    assert ["MIST_DATA_DIR", str(server.data_dir.resolve()), "environment"] in rows
+    assert ["MIST_PROXY_TLS", "false", "default"] in rows
+
+    app, _ = service_app(owner, git_server, "tuned", GOOD.format(nonce=uuid.uuid4().hex))
+    owner.put("/api/apps/update", {"appId": app["id"], "memoryLimit": 64, "healthcheckRetries": 3})
+    status = mist_cli("status", "tuned")
+    assert status.returncode == 0, status.stderr
+    rows = [line.split() for line in status.stdout.splitlines()]
+    assert ["memory", "limit", "64", "MiB", "app"] in rows
+    assert ["health", "retries", "3", "app"] in rows
+    assert ["restart", "policy", "unless-stopped", "default"] in rows
+    assert ["update", "strategy", "rolling", "default"] in rows

@@ -37,6 +37,25 @@ CONTAINER = {"appId": 2, "deploymentId": 11, "deploymentNumber": 3, "containerId
              "restarts": 1, "exitCode": None, "cpuLimit": 0.5, "memoryLimit": 256, "restartPolicy": "unless-stopped"}
 CONTAINER_LOG = [f"2024-05-01T10:00:0{i}.5Z line {i}" for i in range(5)]
 NOT_DEPLOYED = "app 3 has no running deployment yet; deploy it first"
+SETTINGS = [
+    {"key": "MIST_HOST", "value": "0.0.0.0", "source": "command line"},
+    {"key": "MIST_DATABASE_URL", "value": "postgresql+psycopg://mist:********@db.internal/mist", "source": "environment"},
+    {"key": "MIST_RESERVED_DOMAINS", "value": ["admin.example.com", "internal.example.com"], "source": "environment"},
+    {"key": "MIST_TEMPLATE_IMAGES", "value": {}, "source": "default"},
+    {"key": "MIST_DRAIN_SECONDS", "value": 1.5, "source": "default"},
+    {"key": "MIST_PROXY_TLS", "value": False, "source": "default"},
+    {"key": "MIST_GIT_CA_FILE", "value": None, "source": "default"},
+]
+APP_SETTINGS = [
+    {"key": "restartPolicy", "value": "always", "source": "global"},
+    {"key": "cpuLimit", "value": 0.5, "source": "app"},
+    {"key": "memoryLimit", "value": None, "source": "default"},
+    {"key": "updateStrategy", "value": "rolling", "source": "default"},
+    {"key": "healthcheckPath", "value": "/health", "source": "app"},
+    {"key": "healthcheckInterval", "value": 2, "source": "default"},
+    {"key": "healthStageTimeout", "value": 300.0, "source": "default"},
+    {"key": "somethingNewer", "value": 7, "source": "app"},  # from a newer server: shown as it comes
+]
 
 
 def error(status: int, message: str) -> httpx.Response:
@@ -56,6 +75,7 @@ class FakeMist:
              "runtime": True},
         ]
         self.requests: list[tuple[str, str, dict, dict]] = []  # method, path, query, body
+        self.admin = True
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -72,6 +92,12 @@ class FakeMist:
                      "progress": 100, "duration": 75, "is_active": True}] if body["appId"] == 2 else []
         elif path == "/api/deployment/add":
             return httpx.Response(200, json={**DEPLOYMENT, "app_id": body["appId"]})
+        elif path == "/api/settings":
+            if not self.admin:
+                return error(403, "only the owner and admins can read Mist's settings")
+            data = {"settings": SETTINGS}
+        elif path == "/api/apps/settings":
+            data = {"appId": int(request.url.params["appId"]), "settings": APP_SETTINGS}
         elif path.startswith("/api/apps/container/"):
             return self.container(request.method, path.rsplit("/", 1)[1], request.url.params)
         elif path.startswith("/api/apps/envs/"):
@@ -302,6 +328,39 @@ def test_container_status_is_a_small_table(fake, fake_mist, capsys, argv) -> Non
                   "mist-app-2:11", "0.5 CPU, 256 MiB", "unless-stopped"):
         assert value in out
     assert ("GET", "/api/apps/container/status", {"appId": "2"}, {}) in fake_mist.requests
+    assert ("GET", "/api/apps/settings", {"appId": "2"}, {}) in fake_mist.requests
+
+
+def test_status_shows_the_apps_settings_with_their_source(fake, capsys) -> None:
+    assert main(["status", "worker"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["SETTING", "VALUE", "SOURCE"] in rows
+    for row in (["restart", "policy", "always", "global"], ["cpu", "limit", "0.5", "CPU", "app"],
+                ["memory", "limit", "none", "default"], ["update", "strategy", "rolling", "default"],
+                ["health", "check", "GET", "/health", "app"], ["health", "interval", "2", "s", "default"],
+                ["health", "stage", "limit", "300", "s", "default"], ["somethingNewer", "7", "app"]):
+        assert row in rows
+
+
+def test_settings_prints_key_value_source(fake, fake_mist, capsys) -> None:
+    assert main(["settings"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["KEY", "VALUE", "SOURCE"] in rows
+    for row in (["MIST_HOST", "0.0.0.0", "command", "line"],
+                ["MIST_DATABASE_URL", "postgresql+psycopg://mist:********@db.internal/mist", "environment"],
+                ["MIST_RESERVED_DOMAINS", "admin.example.com,", "internal.example.com", "environment"],
+                ["MIST_TEMPLATE_IMAGES", "-", "default"], ["MIST_DRAIN_SECONDS", "1.5", "default"],
+                ["MIST_PROXY_TLS", "false", "default"], ["MIST_GIT_CA_FILE", "-", "default"]):
+        assert row in rows
+    assert fake_mist.requests[-1][:2] == ("GET", "/api/settings")
+
+
+def test_settings_for_a_plain_user_is_the_servers_refusal(fake, fake_mist, capsys) -> None:
+    fake_mist.admin = False
+    assert main(["settings"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == "error: only the owner and admins can read Mist's settings\n"
+    assert captured.out == ""
 
 
 @pytest.mark.parametrize(

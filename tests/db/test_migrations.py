@@ -1,9 +1,10 @@
-"""mist.db migrations: a database migrated from nothing has exactly the tables the models describe, and
-upgrading a populated database keeps every row and every reference between rows."""
+"""mist.db migrations, on SQLite and on PostgreSQL: a database migrated from nothing has exactly the
+tables the models describe, and upgrading a populated database keeps every row and every reference
+between rows."""
 
 from __future__ import annotations
 
-import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,18 +12,39 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.migration import MigrationContext
+from sqlalchemy import DateTime, MetaData, Table, create_engine, inspect, select
+from sqlalchemy.pool import NullPool
 
 import mist.db
 from support.first_revision import FIRST_REVISION_ROWS, insert as _insert
 from mist.db.engine import Database, MigrationError
 from mist.db.models import Base
 
-def _rows(path: Path, table: str) -> list[dict]:
-    with sqlite3.connect(path) as connection:
-        connection.row_factory = sqlite3.Row
-        rows = [dict(row) for row in connection.execute(f"SELECT * FROM {table} ORDER BY rowid")]
-    connection.close()
-    return rows
+
+def _connect(url: str):  # noqa: ANN202 - a context manager of a throwaway connection
+    return create_engine(url, poolclass=NullPool).begin()
+
+
+def _rows(url: str, table: str) -> list[dict]:
+    with _connect(url) as connection:
+        reflected = Table(table, MetaData(), autoload_with=connection)
+        query = select(reflected).order_by(*reflected.primary_key.columns)
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def _fill(url: str, rows: dict[str, list[dict]]) -> None:
+    """Inserts rows as the first release stored them: on SQLite byte for byte, on PostgreSQL typed."""
+    if url.startswith("sqlite:///"):
+        _insert(Path(url.removeprefix("sqlite:///")), rows)
+        return
+    with _connect(url) as connection:
+        for table, table_rows in rows.items():
+            reflected = Table(table, MetaData(), autoload_with=connection)
+            times = {c.name for c in reflected.columns if isinstance(c.type, DateTime)}
+            connection.execute(reflected.insert(), [
+                {k: datetime.fromisoformat(v) if k in times and v else v for k, v in row.items()}
+                for row in table_rows
+            ])
 
 
 def _alembic_config() -> Config:
@@ -31,49 +53,50 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def _tables(path: Path) -> set[str]:
-    with sqlite3.connect(path) as connection:
-        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    connection.close()
-    return tables
+def _tables(url: str) -> set[str]:
+    with _connect(url) as connection:
+        return set(inspect(connection).get_table_names())
 
 
-def _revision(path: Path) -> str:
-    return _rows(path, "alembic_version")[0]["version_num"]
+def _revision(url: str) -> str:
+    return _rows(url, "alembic_version")[0]["version_num"]
 
 
-def test_migrations_match_the_models(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'mist.db'}")
+def test_migrations_match_the_models(database_url: str) -> None:
+    db = Database(database_url)
     db.migrate()
     with db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    db.dispose()
     assert diff == []
 
 
-def test_upgrading_a_populated_first_revision_keeps_every_row(tmp_path: Path) -> None:
-    path = tmp_path / "mist.db"
-    db = Database(f"sqlite:///{path}")
+def test_upgrading_a_populated_first_revision_keeps_every_row(database_url: str) -> None:
+    db = Database(database_url)
     db.migrate("0001")
-    _insert(path, FIRST_REVISION_ROWS)
-    assert _tables(path) - {"alembic_version"} == FIRST_REVISION_ROWS.keys()  # every table of 0001 is filled
-    before = {table: _rows(path, table) for table in FIRST_REVISION_ROWS}
+    _fill(database_url, FIRST_REVISION_ROWS)
+    assert _tables(database_url) - {"alembic_version"} == FIRST_REVISION_ROWS.keys()  # every table of 0001 is filled
+    before = {table: _rows(database_url, table) for table in FIRST_REVISION_ROWS}
 
     db.migrate()
+    db.dispose()
 
-    assert _revision(path) == ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert _revision(database_url) == ScriptDirectory.from_config(_alembic_config()).get_current_head()
     for table, old_rows in before.items():
-        new_rows = _rows(path, table)
+        new_rows = _rows(database_url, table)
         assert len(new_rows) == len(old_rows), table
         for old, new in zip(old_rows, new_rows, strict=True):
             # Columns added by later revisions may appear; every original column keeps its value.
             assert {column: new[column] for column in old} == old, table
-    rolled_back = {row["id"]: row["rolled_back_from"] for row in _rows(path, "deployments")}
+    rolled_back = {row["id"]: row["rolled_back_from"] for row in _rows(database_url, "deployments")}
     assert rolled_back[4] == 2 and rolled_back[7] == 6
 
 
 def test_a_migration_leaving_a_broken_reference_changes_nothing(tmp_path: Path) -> None:
+    """SQLite only: PostgreSQL enforces foreign keys during migrations, so no check is needed there."""
     path = tmp_path / "mist.db"
-    db = Database(f"sqlite:///{path}")
+    url = f"sqlite:///{path}"
+    db = Database(url)
     db.migrate("0001")
     # A row pointing at an app that does not exist: the check after the upgrade must refuse it.
     _insert(path, {"env_vars": [{"id": 1, "app_id": 99, "key": "K", "value": "v", "is_secret": 0,
@@ -82,6 +105,6 @@ def test_a_migration_leaving_a_broken_reference_changes_nothing(tmp_path: Path) 
     with pytest.raises(MigrationError, match="env_vars"):
         db.migrate()
 
-    assert _revision(path) == "0001"
-    assert _tables(path) - {"alembic_version"} == FIRST_REVISION_ROWS.keys()
-    assert len(_rows(path, "env_vars")) == 1
+    assert _revision(url) == "0001"
+    assert _tables(url) - {"alembic_version"} == FIRST_REVISION_ROWS.keys()
+    assert len(_rows(url, "env_vars")) == 1

@@ -1,8 +1,8 @@
-"""A migrated database with an owner and a project, for the deploy modules' unit tests."""
+"""A migrated database (SQLite, then PostgreSQL) with an owner and a project, for the deploy modules' unit tests."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,11 +11,12 @@ from mist.db.models import Project, User
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'mist.db'}")
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
     database.migrate()
     with database.session() as s:
         s.add(User(id=1, username="o", email="o@x", password_hash="x", role="owner"))
         s.flush()  # the models declare no relationship to order these inserts by
         s.add(Project(id=1, name="p", owner_id=1))
-    return database
+    yield database
+    database.dispose()

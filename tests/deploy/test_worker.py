@@ -1,24 +1,29 @@
-"""mist.deploy.worker: a stop arriving between the claim of a deployment and the start of its
-pipeline is kept and applied, not lost (the stop used to find the deployment neither waiting nor
-running, and the deployment went on)."""
+"""mist.deploy.worker against the FakeEngine: a deployment to its end, stops at each stage (one
+arriving between the claim and the pipeline is kept and applied, not lost), a lost lease,
+recovery at start-up, superseded deployments and a rollback from a snapshot."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from mist.config import Settings
 from mist.db.engine import Database
-from mist.db.models import App
+from mist.db.models import App, Deployment
 from mist.deploy import store, worker
 from mist.deploy.events import EventBus
+from mist.deploy.health import HealthCheck
 from mist.deploy.logs import LogStore
-from mist.deploy.stages import STOPPED
+from mist.deploy.plan import Runtime
+from mist.deploy.stages import FAILED, ROLLED_BACK, STARTING_NEW, STOPPED, SUCCESS
 from mist.deploy.worker import StopOutcome, Workers
+from mist.runtime.engine import DEPLOYMENT_LABEL
 from mist.secretbox import SecretBox
+from support.fake_engine import FakeEngine
 
 
 class Engine:
@@ -27,10 +32,10 @@ class Engine:
     def __init__(self) -> None:
         self.removed_images: list[str] = []
 
-    def deployment_containers(self, deployment_id: int) -> list:
+    async def deployment_containers(self, deployment_id: int) -> list:
         return []
 
-    def remove_image(self, ref: str) -> None:
+    async def remove_image(self, ref: str) -> None:
         self.removed_images.append(ref)
 
 
@@ -74,3 +79,214 @@ def test_a_stop_between_claim_and_pipeline_is_applied(
     assert (ended.status, ended.error_message) == (STOPPED, "Stopped by o")
     assert engine.removed_images == [f"mist-app-4:{deployment_id}"]
     assert "Deployment stopped: Stopped by o" in list(logs.iter_lines(deployment_id))
+
+
+class Git:
+    """A checkout that holds a Dockerfile."""
+
+    async def checkout(self, app_id, url, commit, checkout: Path, log, auth=None) -> None:  # noqa: ANN001
+        checkout.mkdir(parents=True)
+        (checkout / "Dockerfile").write_text("FROM scratch\n")
+
+
+class Router:
+    def __init__(self) -> None:
+        self.switches: list[tuple[int, str | None]] = []
+
+    async def switch(self, app_id: int, upstream: str | None) -> None:
+        self.switches.append((app_id, upstream))
+
+
+APP = 4
+
+
+def _app(db: Database) -> None:
+    with db.session() as s:
+        s.add(App(id=APP, project_id=1, name="worker", app_type="service", git_repository="git://git.x/a.git",
+                  git_branch="main", dockerfile_path="Dockerfile", root_directory=""))
+
+
+def _enqueue(db: Database, commit: str = "a" * 40) -> int:
+    with db.session() as s:
+        return store.enqueue(s, s.get(App, APP), commit, "a commit").id
+
+
+class Mist:
+    """Workers wired to fakes; `run` starts them around a scenario and stops them after."""
+
+    def __init__(self, tmp_path: Path, db: Database) -> None:
+        self.db, self.engine, self.router = db, FakeEngine(), Router()
+        self.logs = LogStore(tmp_path / "logs")
+        settings = Settings(data_dir=tmp_path / "data", workers=1, proxy_enabled=False, drain_seconds=0)
+        self.workers = Workers(settings, db, EventBus(), self.logs, self.engine, Git(), self.router,
+                               SecretBox(tmp_path / "secret.key"))
+
+    def run(self, scenario=None) -> None:  # noqa: ANN001 - an async function of no argument
+        async def main() -> None:
+            await self.workers.start()
+            try:
+                if scenario is not None:
+                    await scenario()
+            finally:
+                await self.workers.stop()
+
+        asyncio.run(main())
+
+    async def final(self, deployment_id: int) -> Deployment:
+        for _ in range(500):
+            row = await asyncio.to_thread(self.db.call, store.get, deployment_id)
+            if store.is_final(row):
+                return row
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"deployment {deployment_id} never ended")
+
+    def row(self, deployment_id: int) -> Deployment:
+        return self.db.call(store.get, deployment_id)
+
+    def lines(self, deployment_id: int) -> list[str]:
+        return list(self.logs.iter_lines(deployment_id))
+
+
+def test_a_deployment_runs_to_success_and_becomes_active(tmp_path: Path, db: Database) -> None:
+    _app(db)
+    mist = Mist(tmp_path, db)
+    deployment_id = _enqueue(db)
+
+    async def scenario() -> None:
+        await mist.final(deployment_id)
+
+    mist.run(scenario)
+    row = mist.row(deployment_id)
+    assert (row.status, row.is_active, row.image) == (SUCCESS, True, f"mist-app-{APP}:{deployment_id}")
+    assert row.container_id in mist.engine.containers
+    assert mist.lines(deployment_id)[-1] == "Deployment completed successfully"
+
+
+@pytest.mark.parametrize("op", ["build", "run", "set_restart_policy"])
+def test_a_stop_at_each_stage_ends_stopped_and_removes_what_it_made(
+    tmp_path: Path, db: Database, op: str
+) -> None:
+    _app(db)
+    mist = Mist(tmp_path, db)
+    deployment_id = _enqueue(db)
+    gate = mist.engine.hold(op)
+
+    async def scenario() -> None:
+        await asyncio.wait_for(gate.reached.wait(), 10)
+        assert await mist.workers.request_stop(deployment_id, "Stopped by o") is StopOutcome.STOPPING
+        gate.release.set()
+        await mist.workers.wait_done(deployment_id, 10)
+
+    mist.run(scenario)
+    row = mist.row(deployment_id)
+    assert (row.status, row.error_message, row.is_active) == (STOPPED, "Stopped by o", False)
+    assert mist.engine.containers == {} and mist.engine.images == set()
+    assert ("remove_image", (f"mist-app-{APP}:{deployment_id}",)) in mist.engine.calls
+    assert mist.lines(deployment_id)[-1] == "Deployment stopped: Stopped by o"
+
+
+def test_a_stop_past_the_point_of_no_return_is_refused_and_the_deployment_finishes(
+    tmp_path: Path, db: Database
+) -> None:
+    _app(db)
+    mist = Mist(tmp_path, db)
+    mist.engine.add_container(f"mist-app-{APP}", APP, 1)
+    deployment_id = _enqueue(db)
+    gate = mist.engine.hold("remove")  # the old container's, after the switch
+
+    async def scenario() -> None:
+        await asyncio.wait_for(gate.reached.wait(), 10)
+        assert await mist.workers.request_stop(deployment_id, "Stopped by o") is StopOutcome.TOO_LATE
+        gate.release.set()
+        await mist.final(deployment_id)
+
+    mist.run(scenario)
+    assert mist.row(deployment_id).status == SUCCESS
+    assert [c.name for c in mist.engine.containers.values()] == [f"mist-app-{APP}"]
+
+
+def test_a_worker_that_lost_its_lease_leaves_the_row_to_recovery_and_its_container_goes(
+    tmp_path: Path, db: Database
+) -> None:
+    _app(db)
+    mist = Mist(tmp_path, db)
+    deployment_id = _enqueue(db)
+    gate = mist.engine.hold("run")
+
+    async def scenario() -> None:
+        await asyncio.wait_for(gate.reached.wait(), 10)
+        # Recovery in another process found the lease lapsed and failed the deployment.
+        assert await asyncio.to_thread(db.call, store.finish, deployment_id, None, FAILED, "Interrupted elsewhere")
+        gate.release.set()
+        await mist.workers.wait_done(deployment_id, 10)
+
+    mist.run(scenario)
+    row = mist.row(deployment_id)
+    assert (row.status, row.error_message, row.is_active) == (FAILED, "Interrupted elsewhere", False)
+    assert mist.engine.containers == {} and mist.router.switches == []
+
+
+def test_recovery_at_start_up_fails_interrupted_deployments_and_removes_their_containers(
+    tmp_path: Path, db: Database
+) -> None:
+    _app(db)
+    deployment_id = _enqueue(db)
+    with db.session() as s:
+        store.claim_next(s, "dead-process/w0", timedelta(seconds=30))
+        store.set_stage(s, deployment_id, "dead-process/w0", STARTING_NEW)
+    mist = Mist(tmp_path, db)
+    half_started = mist.engine.add_container(f"mist-app-{APP}-next-{deployment_id}", APP, deployment_id)
+    other = mist.engine.add_container(f"mist-app-{APP}", APP, deployment_id - 1 if deployment_id > 1 else 99)
+
+    mist.run()
+    row = mist.row(deployment_id)
+    assert row.status == FAILED and "stopped at stage 'starting_new'" in row.error_message
+    assert list(mist.engine.containers) == [other.id]
+    assert ("remove", (half_started.id, 0)) in mist.engine.calls
+    assert f"Removed its half-started container {half_started.name}" in mist.lines(deployment_id)
+
+
+def test_a_burst_of_deployments_runs_the_newest_and_supersedes_the_others(tmp_path: Path, db: Database) -> None:
+    _app(db)
+    first, second, third = (_enqueue(db, c * 40) for c in "abc")
+    mist = Mist(tmp_path, db)
+
+    async def scenario() -> None:
+        await mist.final(third)
+
+    mist.run(scenario)
+    assert mist.row(third).status == SUCCESS
+    for older in (first, second):
+        row = mist.row(older)
+        assert (row.status, row.error_message) == (STOPPED, "superseded by #3")
+        assert mist.lines(older) == ["Deployment stopped: superseded by #3"]
+    assert [op for op in mist.engine.ops() if op == "build"] == ["build"]
+
+
+def test_a_rollback_runs_the_snapshot_and_image_of_then_whatever_the_app_says_now(
+    tmp_path: Path, db: Database
+) -> None:
+    _app(db)
+    then = Runtime(env={"GREETING": "then"}, port=None, restart_policy="always", strategy="rolling",
+                   health=HealthCheck())
+    with db.session() as s:
+        made = [Deployment(app_id=APP, deployment_number=n, status=SUCCESS, is_active=n == 2,
+                           image=f"mist-app-{APP}:{n}", snapshot=then.to_json(), container_id=f"c{n}") for n in (1, 2)]
+        s.add_all(made)
+        s.get(App, APP).deployment_seq = 2
+        s.flush()
+        replaced = made[1].id
+        rollback = store.enqueue_rollback(s, s.get(App, APP), made[0]).id
+    mist = Mist(tmp_path, db)
+    mist.engine.images.add(f"mist-app-{APP}:1")
+
+    async def scenario() -> None:
+        await mist.final(rollback)
+
+    mist.run(scenario)
+    (request,) = [args[0] for op, args in mist.engine.calls if op == "run"]
+    assert (request.image, request.env) == (f"mist-app-{APP}:1", {"GREETING": "then"})
+    assert request.labels[DEPLOYMENT_LABEL] == str(rollback)
+    assert "build" not in mist.engine.ops()
+    assert mist.engine.containers[mist.row(rollback).container_id].restart_policy == "always"
+    assert (mist.row(rollback).status, mist.row(replaced).status) == (SUCCESS, ROLLED_BACK)

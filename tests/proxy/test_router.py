@@ -6,8 +6,9 @@ import asyncio
 from pathlib import Path
 
 from mist.db.engine import Database
-from mist.db.models import App, Domain, Project, User
+from mist.db.models import App, Deployment, Domain, Project, User
 from mist.proxy.router import Router
+from support.fake_engine import FakeEngine
 
 
 def _database(tmp_path: Path) -> Database:
@@ -28,14 +29,29 @@ def _database(tmp_path: Path) -> Database:
 def test_domains_saved_before_they_became_reserved_are_never_routed(tmp_path: Path) -> None:
     # The domain was claimed before MIST_PUBLIC_URL named mist.example.test: the database keeps it,
     # the proxy is never given it.
-    router = Router(_database(tmp_path), runtime=None, proxy=None, reserved=frozenset({"mist.example.test"}))
+    router = Router(_database(tmp_path), engine=None, proxy=None, reserved=frozenset({"mist.example.test"}))
     router._set(1, "10.0.0.2:8000")
     routes = asyncio.run(router._routes())
     assert [r.domains for r in routes] == [("shop.example.test",)]
 
 
 def test_without_reserved_hosts_every_domain_is_routed(tmp_path: Path) -> None:
-    router = Router(_database(tmp_path), runtime=None, proxy=None)
+    router = Router(_database(tmp_path), engine=None, proxy=None)
     router._set(1, "10.0.0.2:8000")
     (route,) = asyncio.run(router._routes())
     assert set(route.domains) == {"shop.example.test", "mist.example.test"}
+
+
+def test_start_routes_each_app_to_the_running_container_of_its_active_deployment(tmp_path: Path) -> None:
+    db = _database(tmp_path)
+    engine = FakeEngine()
+    running = engine.add_container("mist-app-1", 1, 1)
+    with db.session() as s:
+        s.add(App(id=2, project_id=1, name="gone", app_type="web", port=8000))
+        s.flush()
+        s.add(Deployment(app_id=1, deployment_number=1, status="success", is_active=True, container_id=running.id))
+        s.add(Deployment(app_id=2, deployment_number=1, status="success", is_active=True, container_id="c404"))
+    router = Router(db, engine=engine, proxy=None)
+    asyncio.run(router.start())
+    assert (router.upstream(1), router.upstream(2)) == ("127.0.0.1:8000", None)
+    assert ("inspect", ("c404",)) in engine.calls

@@ -18,9 +18,12 @@ from support.server import MistServer
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[..., MistServer]]:
+def server_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., MistServer]]:
     """`start(**settings)` runs a real server on one data dir; settings become MIST_* variables.
-    No engine: these attacks need none, and leave the Docker suites' objects alone."""
+    No engine: these attacks need none, and a server that reached the machine's engine would, on
+    stopping, remove what it takes for its own leftovers (containers labelled with its deployment
+    ids) from whatever else runs there."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
     with mist_servers(None, tmp_path / "data") as start:
         yield start
 

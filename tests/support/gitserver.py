@@ -8,6 +8,7 @@ author commits.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -142,8 +143,11 @@ class GitServer:
 
     def create_repo(self, name: str, files: Mapping[str, str | bytes],
                     message: str = "initial", branch: str = "main") -> str:
-        """Create ROOT/name.git with one commit on ``branch`` (also its HEAD); return the sha."""
+        """Create ROOT/name.git with one commit on ``branch`` (also its HEAD); return the sha. A repo of
+        that name from an earlier test (the same test on another database) is replaced."""
         bare, work = self.bare_path(name), self.work_path(name)
+        for path in (bare, work):
+            shutil.rmtree(path, ignore_errors=True)
         bare.parent.mkdir(parents=True, exist_ok=True)
         work.parent.mkdir(parents=True, exist_ok=True)
         git("init", "--quiet", "--bare", f"--initial-branch={branch}", bare)

@@ -6,8 +6,8 @@ watching. `AccessWatch` re-checks every open socket every two seconds and ends t
 longer passes (close code 1008, policy violation).
 
 One pass checks all sockets in one thread and one read-only transaction, identifying each distinct
-credential once, so a hundred watchers cost one short query batch every two seconds rather than a
-thread each.
+credential once and checking each distinct (credential, stream) pair once, so a hundred watchers of
+one deployment cost the same few queries every two seconds as one watcher.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ INTERVAL_SECONDS = 2.0
 POLICY_VIOLATION = 1008
 
 # Raises a MistError (NotFound) when the user may no longer see what the socket streams.
-Check = Callable[[Session, User], object]
+Check = Callable[[Session, User, int], object]
 Endpoint = Callable[[WebSocket], Awaitable[None]]
 
 
@@ -42,13 +42,23 @@ Endpoint = Callable[[WebSocket], Awaitable[None]]
 class _Watched:
     cookie: str | None
     authorization: str | None
-    check: Check
+    check: Check  # with the id of what the socket streams
+    target: int
     task: asyncio.Task = field(repr=False)
     revoked: bool = False
 
 
+def _allowed(session: Session, user: User, check: Check, target: int) -> bool:
+    try:
+        check(session, user, target)
+    except MistError:
+        return False
+    return True
+
+
 def _lost(session: Session, watched: list[_Watched]) -> list[_Watched]:
     callers: dict[tuple[str | None, str | None], User | None] = {}
+    verdicts: dict[tuple, bool] = {}
     lost = []
     for entry in watched:
         key = (entry.cookie, entry.authorization)
@@ -59,9 +69,10 @@ def _lost(session: Session, watched: list[_Watched]) -> list[_Watched]:
         if user is None:
             lost.append(entry)
             continue
-        try:
-            entry.check(session, user)
-        except MistError:
+        pair = (key, entry.check, entry.target)
+        if pair not in verdicts:
+            verdicts[pair] = _allowed(session, user, entry.check, entry.target)
+        if not verdicts[pair]:
             lost.append(entry)
     # Read-only: identify stamps a token's last use, which a pass every two seconds must not write.
     session.rollback()
@@ -77,11 +88,11 @@ class AccessWatch:
         self._watched: set[_Watched] = set()
         self._task: asyncio.Task | None = None
 
-    def watch(self, websocket: WebSocket, check: Check) -> None:
-        """From now on, the endpoint running this socket ends once its caller fails `check`
-        (the endpoint must be wrapped by `guarded`)."""
+    def watch(self, websocket: WebSocket, check: Check, target: int) -> None:
+        """From now on, the endpoint running this socket ends once its caller fails
+        `check(session, user, target)` (the endpoint must be wrapped by `guarded`)."""
         entry = _Watched(websocket.cookies.get(COOKIE_NAME), websocket.headers.get("authorization"), check,
-                         asyncio.current_task())
+                         target, asyncio.current_task())
         websocket.state.access = entry
         self._watched.add(entry)
         if self._task is None or self._task.done():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mist import apps, volumes
+from mist.api import shapes
 from mist.api.deps import CurrentUser, ReadUser, Svc, ok
 from mist.api.schemas import (
     AppCreateIn,
@@ -22,7 +22,6 @@ from mist.api.schemas import (
     VolumeDeleteIn,
 )
 from mist.apps import REDEPLOY, EnvInput
-from mist.auth.permissions import app_for
 
 router = APIRouter(prefix="/api/apps", tags=["apps"])
 
@@ -40,100 +39,77 @@ def _one(item: EnvVarIn) -> EnvInput:
 
 
 @router.post("/create")
-def create(body: AppCreateIn, user: CurrentUser, svc: Svc) -> dict:
-    fields = body.model_dump(exclude={"envVars"})
-    with svc.db.session() as session:
-        app = apps.create(session, user, fields, _env(body.envVars) or [], svc.box)
-        return ok(apps.to_json(app, user), "Application created")
+async def create(body: AppCreateIn, user: CurrentUser, svc: Svc) -> dict:
+    app = await svc.apps.create(user, body.model_dump(exclude={"envVars"}), _env(body.envVars) or [])
+    return ok(shapes.app(app, user), "Application created")
 
 
 @router.post("/getById")
-def get_by_id(body: AppIdIn, user: ReadUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        return ok(apps.to_json(app_for(session, user, body.appId), user))
+async def get_by_id(body: AppIdIn, user: ReadUser, svc: Svc) -> dict:
+    return ok(shapes.app(await svc.apps.get(user, body.appId), user))
 
 
 @router.post("/getByProjectId")
-def get_by_project(body: ProjectIdIn, user: ReadUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        return ok([apps.to_json(a, user) for a in apps.list_for_project(session, user, body.projectId)])
+async def get_by_project(body: ProjectIdIn, user: ReadUser, svc: Svc) -> dict:
+    return ok([shapes.app(a, user) for a in await svc.apps.list_for_project(user, body.projectId)])
 
 
 @router.put("/update")
-def update(body: AppUpdateIn, user: CurrentUser, svc: Svc) -> dict:
+async def update(body: AppUpdateIn, user: CurrentUser, svc: Svc) -> dict:
     fields = body.model_dump(exclude_unset=True, exclude={"appId", "envVars"})
     env = _env(body.envVars) if "envVars" in body.model_fields_set else None
-    with svc.db.session() as session:
-        app, action, notes = apps.update(session, user, body.appId, fields, env, svc.box)
-        return ok({**apps.to_json(app, user), "actionRequired": action}, "; ".join(["Application updated", *notes]))
+    app, action, notes = await svc.apps.update(user, body.appId, fields, env)
+    return ok({**shapes.app(app, user), "actionRequired": action}, "; ".join(["Application updated", *notes]))
 
 
 @router.delete("/delete")
-def delete(body: AppDeleteIn, user: CurrentUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        removed = apps.delete(session, user, body.appId, body.deleteVolumes)
-    svc.cleanup.remove(removed)
+async def delete(body: AppDeleteIn, user: CurrentUser, svc: Svc) -> dict:
+    await svc.apps.delete(user, body.appId, body.deleteVolumes)
     return ok(None, "Application deleted")
 
 
 @router.post("/deployKey")
-def deploy_key(body: DeployKeyIn, user: CurrentUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        app = apps.deploy_key(session, user, body.appId, body.rotate, svc.box)
-        public = app.deploy_key_public
-    if body.forgetHostKeys:
-        svc.git.forget_host_keys(body.appId)
+async def deploy_key(body: DeployKeyIn, user: CurrentUser, svc: Svc) -> dict:
+    public = await svc.apps.deploy_key(user, body.appId, body.rotate, body.forgetHostKeys)
     return ok({"publicKey": public}, "Add this public key to the repository's deploy keys")
 
 
 @router.post("/envs/create")
-def env_create(body: EnvCreateIn, user: CurrentUser, svc: Svc) -> dict:
+async def env_create(body: EnvCreateIn, user: CurrentUser, svc: Svc) -> dict:
     item = EnvInput(body.key, body.value, body.secret, body.buildTime, body.runtime)
-    with svc.db.session() as session:
-        row, action = apps.add_env(session, user, body.appId, item)
-        return ok({**apps.env_to_json(row), "actionRequired": action}, "Environment variable created")
+    row, action = await svc.apps.add_env(user, body.appId, item)
+    return ok({**shapes.env_var(row), "actionRequired": action}, "Environment variable created")
 
 
 @router.post("/envs/get")
-def env_get(body: AppIdIn, user: ReadUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        return ok(apps.list_env(session, user, body.appId))
+async def env_get(body: AppIdIn, user: ReadUser, svc: Svc) -> dict:
+    return ok([shapes.env_var(e) for e in await svc.apps.list_env(user, body.appId)])
 
 
 @router.put("/envs/update")
-def env_update(body: EnvUpdateIn, user: CurrentUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        row, action = apps.change_env(session, user, body.id, body.model_dump(exclude={"id"}))
-        return ok({**apps.env_to_json(row), "actionRequired": action}, "Environment variable updated")
+async def env_update(body: EnvUpdateIn, user: CurrentUser, svc: Svc) -> dict:
+    row, action = await svc.apps.change_env(user, body.id, body.model_dump(exclude={"id"}))
+    return ok({**shapes.env_var(row), "actionRequired": action}, "Environment variable updated")
 
 
 @router.delete("/envs/delete")
-def env_delete(body: EnvVarIdIn, user: CurrentUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        action = apps.remove_env(session, user, body.id)
+async def env_delete(body: EnvVarIdIn, user: CurrentUser, svc: Svc) -> dict:
+    action = await svc.apps.remove_env(user, body.id)
     return ok({"actionRequired": action}, "Environment variable deleted")
 
 
 @router.post("/volumes/create")
-def volume_create(body: VolumeCreateIn, user: CurrentUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        volume = volumes.create(session, user, body.appId, body.name, body.containerPath, body.hostPath,
-                                body.readOnly, svc.settings.data_dir, svc.settings.mount_roots)
-        return ok({**volumes.to_json(volume), "actionRequired": REDEPLOY}, "Volume created")
+async def volume_create(body: VolumeCreateIn, user: CurrentUser, svc: Svc) -> dict:
+    volume = await svc.volumes.create(user, body.appId, body.name, body.containerPath, body.hostPath, body.readOnly)
+    return ok({**shapes.volume(volume), "actionRequired": REDEPLOY}, "Volume created")
 
 
 @router.post("/volumes/get")
-def volume_get(body: AppIdIn, user: ReadUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        return ok([volumes.to_json(v) for v in volumes.list_for(session, user, body.appId)])
+async def volume_get(body: AppIdIn, user: ReadUser, svc: Svc) -> dict:
+    return ok([shapes.volume(v) for v in await svc.volumes.list_for(user, body.appId)])
 
 
 @router.delete("/volumes/delete")
-def volume_delete(body: VolumeDeleteIn, user: CurrentUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        volume = volumes.get(session, user, body.id)
-        if body.removeData and not volume.host_path:
-            # Data first: if the engine refuses (the volume is mounted), nothing has changed.
-            svc.cleanup.remove_volume(volumes.docker_name(volume))
-        volumes.delete(session, user, body.id)
+async def volume_delete(body: VolumeDeleteIn, user: CurrentUser, svc: Svc) -> dict:
+    await svc.volumes.delete(user, body.id, body.removeData)
     return ok({"actionRequired": REDEPLOY}, "Volume deleted")

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from mist import audit
 from mist.auth.principal import identify
 from mist.auth.sessions import COOKIE_NAME
 from mist.auth.tokens import allows
@@ -46,8 +45,12 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def record(svc: Services, request: Request, actor: User | None, action: str, target: str = "", **details: Any) -> None:
-    svc.db.call(audit.record, actor, action, target, client_ip(request), **details)
+async def record(
+    svc: Services, request: Request, actor: User | None, action: str, target: str = "", **details: Any
+) -> None:
+    """Audit rule: a route records what it did once the service call succeeded (or a refusal worth
+    knowing about), since it knows who asked and from where."""
+    await svc.audit.record(actor, action, target, client_ip(request), **details)
 
 
 def ok(data: Any = None, message: str = "OK") -> dict:

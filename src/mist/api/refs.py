@@ -21,7 +21,9 @@ from mist.auth.permissions import app_for, deployment_for, part_of_app_for, proj
 from mist.db.models import Domain, EnvVar, User, Volume
 from mist.errors import NotFound
 
-MAX_ID = 2**63 - 1
+# Ids are INTEGER columns, 32 bits on PostgreSQL: a larger number can name no row on any database,
+# and PostgreSQL would refuse to compare it with an id, so it is malformed (400) everywhere.
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,8 @@ def _as_id(value: Any) -> int | None:
 
 
 def _text_id(text: str | None) -> int | None:
-    """Query and path values are text: there, up to 19 digits are the well-formed id."""
-    if not text or len(text) > 19 or not (text.isascii() and text.isdigit()):
+    """Query and path values are text: there, up to MAX_ID's digits are the well-formed id."""
+    if not text or len(text) > len(str(MAX_ID)) or not (text.isascii() and text.isdigit()):
         return None
     return _as_id(int(text))
 

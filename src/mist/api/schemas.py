@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from mist.api.refs import Ref
+from mist.api.refs import MAX_ID, Ref
 
-Id = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
+Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 # Ids of rows the caller must reach: checked before the rest of a malformed request (see api/refs.py).
 AppRef = Annotated[Id, Ref("application")]
 ProjectRef = Annotated[Id, Ref("project")]
@@ -26,8 +26,26 @@ Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold a NUL character; refusing it on every database keeps them alike.
+        if _has_nul(value):
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 class SignupIn(Body):

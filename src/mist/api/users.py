@@ -2,60 +2,43 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Request
 
-from mist.api.auth import user_json
+from mist.api import shapes
 from mist.api.deps import CurrentUser, Svc, ok, record
 from mist.api.schemas import IdIn, UserCreateIn, UserUpdateIn
-from mist.auth import users
-from mist.auth.passwords import hash_password
-from mist.errors import PermissionDenied
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 
-def _create(session, actor, body: UserCreateIn, password_hash: str) -> dict:
-    return user_json(users.create_user(session, actor, body.username, body.email, password_hash, body.role))
-
-
 @router.post("/create")
 async def create(body: UserCreateIn, user: CurrentUser, svc: Svc) -> dict:
-    if not users.is_admin(user):  # before hashing: a refused request costs no argon2
-        raise PermissionDenied("only the owner and admins can create users")
-    password_hash = await hash_password(body.password)
-    return ok(await asyncio.to_thread(svc.db.call, _create, user, body, password_hash), "User created")
+    created = await svc.users.create(user, body.username, body.email, body.password, body.role)
+    return ok(shapes.user(created), "User created")
 
 
 @router.get("/getAll")
-def get_all(user: CurrentUser, svc: Svc) -> dict:
-    if not users.is_admin(user):
-        raise PermissionDenied("only the owner and admins can list users")
-    with svc.db.session() as session:
-        return ok([user_json(u) for u in users.list_users(session)])
+async def get_all(user: CurrentUser, svc: Svc) -> dict:
+    return ok([shapes.user(u) for u in await svc.users.list_for(user)])
 
 
 @router.put("/update")
-def update(body: UserUpdateIn, request: Request, user: CurrentUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        data = user_json(users.update_user(session, user, body.id, body.role, body.disabled))
+async def update(body: UserUpdateIn, request: Request, user: CurrentUser, svc: Svc) -> dict:
+    data = shapes.user(await svc.users.update(user, body.id, body.role, body.disabled))
     changes = body.model_dump(exclude={"id"}, exclude_none=True)
-    record(svc, request, user, "user.update", f"user:{body.id}", username=data["username"], **changes)
+    await record(svc, request, user, "user.update", f"user:{body.id}", username=data["username"], **changes)
     return ok(data, "User updated" + ("; their sessions and API tokens are revoked" if body.disabled else ""))
 
 
 @router.delete("/delete")
-def delete(body: IdIn, request: Request, user: CurrentUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        username = users.delete_user(session, user, body.id).username
-    record(svc, request, user, "user.delete", f"user:{body.id}", username=username)
+async def delete(body: IdIn, request: Request, user: CurrentUser, svc: Svc) -> dict:
+    removed = await svc.users.delete(user, body.id)
+    await record(svc, request, user, "user.delete", f"user:{body.id}", username=removed.username)
     return ok(None, "User deleted")
 
 
 @router.post("/revokeSessions")
-def revoke_sessions(body: IdIn, request: Request, user: CurrentUser, svc: Svc) -> dict:
-    with svc.db.session() as session:
-        username = users.revoke_sessions(session, user, body.id).username
-    record(svc, request, user, "user.revoke_sessions", f"user:{body.id}", username=username)
+async def revoke_sessions(body: IdIn, request: Request, user: CurrentUser, svc: Svc) -> dict:
+    target = await svc.users.revoke_sessions(user, body.id)
+    await record(svc, request, user, "user.revoke_sessions", f"user:{body.id}", username=target.username)
     return ok(None, "Every session and API token of the user is revoked")

@@ -23,13 +23,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from mist.api import access
 from mist.api.errors import error_body, status_of
 from mist.api.origin import same_origin
+from mist.api.pacer import Pacer
+from mist.api.refs import MAX_ID
 from mist.auth.permissions import app_for, deployment_for
 from mist.auth.principal import identify
 from mist.auth.sessions import COOKIE_NAME
@@ -40,60 +45,89 @@ from mist.deploy.events import message
 from mist.deploy.logs import LogStore
 from mist.deploy.stages import FAILED, FINAL
 from mist.errors import MistError
+from mist.feeds import FellBehind
 from mist.services import Services
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
+T = TypeVar("T")
+
 SLOW_WATCHER = 1013  # "try again later": the watcher fell too far behind
 REPLAY_BATCH = 500  # stored lines read from disk at a time
+HANDSHAKES_AT_ONCE = 2
 
 
 async def _deny(websocket: WebSocket, status: int, text: str) -> None:
     await websocket.send_denial_response(JSONResponse(error_body(text), status_code=status))
 
 
-async def _caller(websocket: WebSocket, svc: Services, id_param: str) -> tuple[User, int] | None:
-    """The signed-in user (any token scope may watch) and the id the stream is for; None once the
-    connection was refused with the reason."""
+def _handshakes(websocket: WebSocket) -> asyncio.Semaphore:
+    """A hundred watchers connecting at once would each run their checks in a thread at the same
+    time, and API requests would wait behind them for the interpreter; a few at a time is as fast
+    for the watchers and leaves the API its share."""
+    return websocket.app.state.handshakes
+
+
+def _stream_id(websocket: WebSocket, id_param: str) -> int | None:
+    raw = websocket.query_params.get(id_param, "")
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_ID else None
+
+
+def _admit(session: Session, cookie: str | None, authorization: str | None, stream_id: int | None,
+           check: Callable[[Session, User, int], T] | None) -> tuple[User | None, T | None]:
+    """Who calls, and what `check` finds for them (it raises when they may not watch), in one
+    transaction: a hundred watchers connecting at once cost one thread call each."""
+    found = identify(session, cookie, authorization)
+    if found is None or stream_id is None or check is None:
+        return (found[0] if found else None), None
+    return found[0], check(session, found[0], stream_id)
+
+
+async def _caller(websocket: WebSocket, svc: Services, id_param: str,
+                  check: Callable[[Session, User, int], T] | None = None) -> tuple[User, int, T | None] | None:
+    """The signed-in user (any token scope may watch), the id the stream is for and what `check`
+    found; None once the connection was refused with the reason."""
     origin = websocket.headers.get("origin")
     if origin is not None and not same_origin(origin, websocket.headers.get("host", ""), svc.settings.public_url):
         await _deny(websocket, 403, "cross-site WebSocket refused: its Origin is not this Mist (see MIST_PUBLIC_URL)")
         return None
-    found = await asyncio.to_thread(
-        svc.db.call, identify, websocket.cookies.get(COOKIE_NAME), websocket.headers.get("authorization")
-    )
-    if found is None:
+    stream_id = _stream_id(websocket, id_param)
+    try:
+        async with _handshakes(websocket):
+            user, found = await asyncio.to_thread(
+                svc.db.call, _admit, websocket.cookies.get(COOKIE_NAME), websocket.headers.get("authorization"),
+                stream_id, check,
+            )
+    except MistError as exc:
+        await _deny(websocket, status_of(exc), exc.message)
+        return None
+    if user is None:
         await _deny(websocket, 401, "sign in first: no valid session or API token")
         return None
-    raw = websocket.query_params.get(id_param, "")
-    if not raw.isdigit() or not 1 <= int(raw) < 2**63:
+    if stream_id is None:
         await _deny(websocket, 400, f"{id_param}: required, a positive integer")
         return None
-    return found[0], int(raw)
+    return user, stream_id, found
 
 
 @router.websocket("/ws/deployment/logs")
 @access.guarded
 async def deployment_logs(websocket: WebSocket) -> None:
     svc: Services = websocket.app.state.services
-    caller = await _caller(websocket, svc, "deploymentId")
-    if caller is None:
-        return
-    user, deployment_id = caller
-    since = websocket.query_params.get("since", "0")
-    if not since.isdigit() or int(since) >= 2**63:
-        return await _deny(websocket, 400, "since: a line number (the seq to resume from)")
-    try:
-        await asyncio.to_thread(svc.deployments.authorised, user, deployment_id)
-    except MistError as exc:
-        return await _deny(websocket, status_of(exc), exc.message)
-    websocket.app.state.access.watch(websocket, lambda session, watcher: deployment_for(session, watcher, deployment_id))
+    # Subscribed before the status is read, so no change between the two is missed; and the status
+    # before the lines: a final status read here means every line is already in the file.
+    with svc.bus.subscribe(_stream_id(websocket, "deploymentId") or 0) as sub:
+        caller = await _caller(websocket, svc, "deploymentId", deployment_for)
+        if caller is None:
+            return
+        _user, deployment_id, current = caller
+        since = websocket.query_params.get("since", "0")
+        if not since.isdigit() or int(since) >= 2**63:
+            return await _deny(websocket, 400, "since: a line number (the seq to resume from)")
+        websocket.app.state.access.watch(websocket, deployment_for, deployment_id)
 
-    await websocket.accept()
-    with svc.bus.subscribe(deployment_id) as sub:
-        # Status before lines: a final status read here means every line is already in the file.
-        current = await asyncio.to_thread(svc.deployments.current, deployment_id)
+        await websocket.accept()
         try:
             next_seq = await _replay(websocket, svc.logs, deployment_id, int(since))
             last = store.status_data(current)
@@ -108,13 +142,12 @@ async def deployment_logs(websocket: WebSocket) -> None:
 async def _replay(websocket: WebSocket, logs: LogStore, deployment_id: int, start: int) -> int:
     """Sends the stored lines from number `start` on, read from disk a batch at a time (a log
     may hold MIST_LOG_MAX_MB); returns the number of the next line."""
-    lines = logs.iter_lines(deployment_id, start)
+    lines, pacer = logs.iter_lines(deployment_id, start), _pacer(websocket)
     seq = start
     try:
         while batch := await asyncio.to_thread(list, itertools.islice(lines, REPLAY_BATCH)):
             for line in batch:
-                await websocket.send_json(message("log", {"line": line}, seq=seq))
-                await _yield()
+                await pacer.send(lambda: websocket.send_json(message("log", {"line": line}, seq=seq)))  # noqa: B023
                 seq += 1
     finally:
         lines.close()
@@ -128,7 +161,7 @@ async def container_logs(websocket: WebSocket) -> None:
     caller = await _caller(websocket, svc, "appId")
     if caller is None:
         return
-    user, app_id = caller
+    user, app_id, _ = caller
     tail = websocket.query_params.get("tail", "100")
     if not tail.isdigit() or not 0 <= int(tail) <= MAX_TAIL:
         return await _deny(websocket, 400, f"tail: a number of lines from 0 to {MAX_TAIL}")
@@ -137,7 +170,7 @@ async def container_logs(websocket: WebSocket) -> None:
         target.require_container()
     except MistError as exc:
         return await _deny(websocket, status_of(exc), exc.message)
-    websocket.app.state.access.watch(websocket, lambda session, watcher: app_for(session, watcher, app_id))
+    websocket.app.state.access.watch(websocket, app_for, app_id)
 
     await websocket.accept()
     gone = asyncio.ensure_future(_until_disconnect(websocket))
@@ -146,6 +179,9 @@ async def container_logs(websocket: WebSocket) -> None:
         await asyncio.wait({gone, stream}, return_when=asyncio.FIRST_COMPLETED)
         if stream.done() and not stream.cancelled() and stream.exception() is not None:
             exc = stream.exception()
+            if isinstance(exc, FellBehind):
+                await websocket.close(SLOW_WATCHER, exc.message)
+                return
             log.error("container logs of app %s: %s", target.app_id, exc)
             reason = exc.message if isinstance(exc, MistError) else "internal error"
             await websocket.send_json(message("error", {"message": reason}))
@@ -158,16 +194,16 @@ async def container_logs(websocket: WebSocket) -> None:
         await asyncio.wait({gone, stream})
 
 
-async def _send_all(websocket: WebSocket, events) -> None:  # noqa: ANN001 - an async iterator of messages
-    async for event in events:
-        await websocket.send_json(event)
-        await _yield()
+async def _send_all(websocket: WebSocket, texts) -> None:  # noqa: ANN001 - an async iterator of encoded messages
+    pacer = _pacer(websocket)
+    async for text in texts:
+        await pacer.send(lambda: websocket.send_text(text))  # noqa: B023 - awaited at once
 
 
-async def _yield() -> None:
-    """A send that finds the socket ready does not suspend: without this, one watcher would send
-    its whole backlog before the API or another watcher got a turn (seconds, with 100 watchers)."""
-    await asyncio.sleep(0)
+def _pacer(websocket: WebSocket) -> Pacer:
+    """Every log message goes out through the app's one Pacer, so the streams leave the loop to the
+    API for at least half of each few milliseconds, however many watchers there are."""
+    return websocket.app.state.pacer
 
 
 async def _finish(websocket: WebSocket, status: str, error: str, data: dict) -> None:
@@ -205,8 +241,8 @@ async def _stream(websocket: WebSocket, sub, next_seq: int, last: dict) -> None:
                 if event["data"] == last:
                     continue
                 last = event["data"]
-            await websocket.send_text(published.text)  # encoded once for every watcher
-            await _yield()
+            # Encoded once for every watcher.
+            await _pacer(websocket).send(lambda: websocket.send_text(published.text))  # noqa: B023
             if event["type"] == "status" and event["data"]["status"] in FINAL:
                 await websocket.close()
                 return

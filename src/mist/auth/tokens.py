@@ -3,6 +3,7 @@ Owns writes to `api_tokens`; only a hash of each token is stored, and it is show
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from datetime import datetime, timezone
@@ -11,7 +12,8 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mist.db.models import ApiToken, User, iso, utcnow
+from mist.db.engine import Database
+from mist.db.models import ApiToken, User, utcnow
 from mist.errors import InvalidInput, NotFound
 
 # Each scope includes the ones before it; a session has every scope of its user.
@@ -70,8 +72,17 @@ def revoke_all(session: Session, user_id: int) -> None:
     session.execute(sql_delete(ApiToken).where(ApiToken.user_id == user_id))
 
 
-def to_json(row: ApiToken) -> dict:
-    return {
-        "id": row.id, "name": row.name, "scope": row.scope, "prefix": row.prefix,
-        "expiresAt": iso(row.expires_at), "lastUsedAt": iso(row.last_used_at), "createdAt": iso(row.created_at),
-    }
+class Tokens:
+    """The calling user's API tokens as the API asks for them, each call one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, user: User, name: str, scope: str, expires_at: datetime | None) -> tuple[ApiToken, str]:
+        return await asyncio.to_thread(self.db.call, create, user, name, scope, expires_at)
+
+    async def list_for(self, user: User) -> list[ApiToken]:
+        return await asyncio.to_thread(self.db.call, list_for, user)
+
+    async def delete(self, user: User, token_id: int) -> ApiToken:
+        return await asyncio.to_thread(self.db.call, delete, user, token_id)

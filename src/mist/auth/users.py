@@ -8,6 +8,8 @@ transaction stays open while argon2 runs.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -172,3 +174,57 @@ def revoke_sessions(session: Session, actor: User, user_id: int) -> User:
             raise PermissionDenied("only the owner can sign the owner out")
     _revoke_access(session, target)
     return target
+
+
+def _signup(session: Session, username: str, email: str, password_hash: str, ttl: timedelta) -> tuple[User, str]:
+    user = signup_owner(session, username, email, password_hash)
+    return user, sessions.open_session(session, user, ttl)
+
+
+class Users:
+    """Accounts and sign-in as the API asks for them. Passwords are hashed before any transaction
+    opens; a request refused for its caller's role costs no argon2."""
+
+    def __init__(self, db: Database, session_ttl: timedelta) -> None:
+        self.db = db
+        self.session_ttl = session_ttl
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(self.db.call, fn, *args)
+
+    async def signup(self, username: str, email: str, password: str) -> tuple[User, str]:
+        """The owner's account and a session token for it; only while Mist has no owner."""
+        await self._call(ensure_signup_open)
+        password_hash = await hash_password(password)
+        return await self._call(_signup, username, email, password_hash, self.session_ttl)
+
+    async def login(self, email: str, password: str) -> tuple[User, str]:
+        """The user and a new session token; NotAuthenticated when the pair is wrong."""
+        user = await authenticate(self.db, email, password)
+        return user, await self._call(sessions.open_session, user, self.session_ttl)
+
+    async def change_password(self, user: User, current: str, new: str, keep_session: str | None) -> None:
+        await change_password(self.db, user, current, new, keep_session)
+
+    async def logout(self, session_token: str | None) -> None:
+        await self._call(sessions.revoke, session_token)
+
+    async def create(self, actor: User, username: str, email: str, password: str, role: str) -> User:
+        if not is_admin(actor):  # before hashing: a refused request costs no argon2
+            raise PermissionDenied("only the owner and admins can create users")
+        password_hash = await hash_password(password)
+        return await self._call(create_user, actor, username, email, password_hash, role)
+
+    async def list_for(self, actor: User) -> list[User]:
+        if not is_admin(actor):
+            raise PermissionDenied("only the owner and admins can list users")
+        return await self._call(list_users)
+
+    async def update(self, actor: User, user_id: int, role: str | None, disabled: bool | None) -> User:
+        return await self._call(update_user, actor, user_id, role, disabled)
+
+    async def delete(self, actor: User, user_id: int) -> User:
+        return await self._call(delete_user, actor, user_id)
+
+    async def revoke_sessions(self, actor: User, user_id: int) -> User:
+        return await self._call(revoke_sessions, actor, user_id)

@@ -171,6 +171,16 @@ class MistAPI:
         data = self.call("GET", "/api/apps/container/logs", params={"appId": app_id, "tail": tail})
         return str((data or {}).get("logs") or "")
 
+    # ------------------------------------------------------------------ settings
+
+    def settings(self) -> list[dict]:
+        """Mist's settings, each {key, value, source} (owner and admins)."""
+        return self.call("GET", "/api/settings")["settings"]
+
+    def app_settings(self, app_id: int) -> list[dict]:
+        """The settings the app's container runs with, each {key, value, source}."""
+        return self.call("GET", "/api/apps/settings", params={"appId": app_id})["settings"]
+
     # ------------------------------------------------------------------ env vars
 
     def envs(self, app_id: int) -> list[dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import shlex
 import socket
@@ -469,6 +470,64 @@ def print_container_status(console: Console, app: dict, status: dict, ref: str) 
     console.print(table)
 
 
+def _seconds(value: Any) -> str:
+    return f"{value:g} s" if isinstance(value, (int, float)) else "-"
+
+
+# How `mist status` names and shows each of an app's settings (keys as the server sends them).
+APP_SETTINGS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "restartPolicy": ("restart policy", str),
+    "cpuLimit": ("cpu limit", lambda v: format_limits({"cpuLimit": v})),
+    "memoryLimit": ("memory limit", lambda v: format_limits({"memoryLimit": v})),
+    "updateStrategy": ("update strategy", str),
+    "healthcheckPath": ("health check", lambda v: f"GET {v}" if v else "the port accepts connections"),
+    "healthcheckInterval": ("health interval", _seconds),
+    "healthcheckTimeout": ("health timeout", _seconds),
+    "healthcheckRetries": ("health retries", str),
+    "healthcheckStartPeriod": ("health start period", _seconds),
+    "healthStageTimeout": ("health stage limit", _seconds),
+}
+
+
+def print_app_settings(console: Console, settings: list[dict]) -> None:
+    """What the app's next deployment (and a restart) applies, and where each value comes from:
+    the app's own field, a MIST_* setting (global), or Mist's default."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("SETTING", "VALUE", "SOURCE"):
+        table.add_column(column, overflow="fold")
+    for row in settings:
+        label, shown = APP_SETTINGS.get(row["key"], (row["key"], format_setting))
+        table.add_row(*cells(label, shown(row["value"]), row["source"]))
+    console.print(table)
+
+
+def format_setting(value: Any) -> str:
+    """A setting's value as JSON gives it: lists comma-separated, objects as JSON, nothing as -."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    with connect() as api:
+        settings = api.settings()
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("KEY", "VALUE", "SOURCE"):
+        table.add_column(column, overflow="fold")
+    for row in settings:
+        table.add_row(*cells(row["key"], format_setting(row["value"]), row["source"]))
+    stdout_console().print(table)
+    return EXIT_OK
+
+
 def print_container_line(console: Console, stamp: str, line: str) -> None:
     """One line of the container's log: unchanged into a pipe; on a terminal, the timestamp dimmed."""
     if not console.is_terminal:
@@ -518,7 +577,10 @@ def cmd_container_status(args: argparse.Namespace) -> int:
     with connect() as api:
         app = resolve(api, args.app)
         status = api.container_status(app["id"])
-    print_container_status(stdout_console(), app, status, shlex.quote(args.app.strip()))
+        settings = api.app_settings(app["id"])
+    console = stdout_console()
+    print_container_status(console, app, status, shlex.quote(args.app.strip()))
+    print_app_settings(console, settings)
     return EXIT_OK
 
 

@@ -112,12 +112,22 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     rollback.add_argument("-f", "--follow", action="store_true", help="stream the rollback until it ends")
     rollback.set_defaults(func=_handler("cmd_rollback"))
 
+    settings = sub.add_parser(
+        "settings", help="every setting of the server and where its value came from (owner and admins)",
+        description="Print each MIST_* setting as the server uses it (paths resolved, lists parsed, "
+        "passwords masked) and its source: environment, command line (mist serve --host/--port/--workers) "
+        "or default. `mist status APP` shows an app's own settings the same way.",
+    )
+    settings.set_defaults(func=_handler("cmd_settings"))
+
     _add_container_commands(sub)
     _add_env_commands(sub)
 
 
 def _add_container_commands(sub: argparse._SubParsersAction) -> None:
-    status = sub.add_parser("status", help="show the state of an app's container (as `mist container status`)")
+    status = sub.add_parser(
+        "status", help="show the state of an app's container and its settings (as `mist container status`)",
+    )
     status.add_argument("app", metavar="APP", help=APP_HELP)
     status.set_defaults(func=_handler("cmd_container_status"))
 
@@ -128,7 +138,8 @@ def _add_container_commands(sub: argparse._SubParsersAction) -> None:
     )
     actions = container.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = actions.add_parser(
-        "status", help="state, health, uptime, image, deployment, restarts and limits",
+        "status", help="state, health, uptime, image, deployment, restarts and limits, then the app's "
+        "restart policy, limits, update strategy and health check with their source (app, global or default)",
     )
     show.add_argument("app", metavar="APP", help=APP_HELP)
     show.set_defaults(func=_handler("cmd_container_status"))

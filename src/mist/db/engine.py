@@ -1,4 +1,5 @@
-"""The database engine: SQLite in WAL mode with foreign keys on, migrated to head at start-up (with them off)."""
+"""The database engine, migrated to head at start-up: SQLite in WAL mode with foreign keys on (off while
+migrating), the default; or PostgreSQL through psycopg, for several Mist processes sharing one database."""
 
 from __future__ import annotations
 
@@ -10,13 +11,24 @@ from typing import TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 T = TypeVar("T")
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+# Held while migrating on PostgreSQL, so processes starting together upgrade the schema one at a time
+# (the others then find it at head). The key only has to differ from Mist's other advisory locks.
+_MIGRATION_LOCK = 0x6D6973740001
+
+
+def _normalized(url: str) -> str:
+    """`postgresql://` means psycopg 3, the driver Mist ships (SQLAlchemy's default is psycopg2)."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -67,20 +79,26 @@ class Database:
     """Owns the engine and hands out sessions; one per process, built at the entry point."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        kwargs: dict = {}
-        if url.startswith("sqlite"):
+        self.url = _normalized(url)
+        backend = make_url(self.url).get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"MIST_DATABASE_URL: Mist runs on SQLite or PostgreSQL, not {backend}")
+        self.is_sqlite = backend == "sqlite"
+        if self.is_sqlite:
             # Sessions are used from the event loop and from worker threads.
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
-        self.engine: Engine = create_engine(url, **kwargs)
-        if url.startswith("sqlite"):
+            self.engine: Engine = create_engine(
+                self.url, connect_args={"check_same_thread": False, "timeout": 10})
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            # A server restart or an idle timeout on the way closes pooled connections; test before use.
+            self.engine = create_engine(self.url, pool_pre_ping=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def migrate(self, revision: str = "head") -> None:
-        """Upgrade the schema to `revision` in one transaction, with foreign keys off.
+        """Upgrade the schema to `revision` in one transaction (PostgreSQL's DDL is transactional too),
+        on SQLite with foreign keys off.
 
-        A batch migration rebuilds a SQLite table by dropping it, and with foreign keys on that drop
+        On SQLite a batch migration rebuilds a table by dropping it, and with foreign keys on that drop
         fires ON DELETE actions: SET NULL wipes references (every deployments.rolled_back_from) and
         CASCADE deletes dependent rows. So migrations run on a connection of their own with foreign
         keys off, and the references are checked once at the end instead; a violation rolls
@@ -89,12 +107,14 @@ class Database:
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         cfg.attributes["connection_url"] = self.url
-        engine = _migration_engine(self.url) if self.url.startswith("sqlite") else self.engine
+        engine = _migration_engine(self.url) if self.is_sqlite else self.engine
         try:
             with engine.begin() as connection:
+                if not self.is_sqlite:
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
                 cfg.attributes["connection"] = connection
                 command.upgrade(cfg, revision)
-                if self.url.startswith("sqlite"):
+                if self.is_sqlite:
                     _check_foreign_keys(connection)
         finally:
             if engine is not self.engine:

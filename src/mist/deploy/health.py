@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import httpx
 
 from mist.errors import RuntimeEngineError
-from mist.runtime.docker import DockerRuntime
+from mist.runtime.engine import Engine
 from mist.runtime.requests import ContainerState
 
 
@@ -51,7 +51,7 @@ async def probe(ip: str, port: int, check: HealthCheck) -> str | None:
     return None
 
 
-async def wait_healthy(runtime: DockerRuntime, state: ContainerState, port: int, check: HealthCheck) -> int:
+async def wait_healthy(engine: Engine, state: ContainerState, port: int, check: HealthCheck) -> int:
     """Returns the number of probes it took; raises Unhealthy.
 
     The container gets start_period + retries x interval seconds. Probes start 0.02 s apart and
@@ -68,19 +68,19 @@ async def wait_healthy(runtime: DockerRuntime, state: ContainerState, port: int,
     while True:
         # Look at the container before every verdict: a probe may have failed because it exited.
         if attempt:
-            current = await asyncio.to_thread(runtime.inspect, state.id)
+            current = await engine.inspect(state.id)
         if current is None or current.crashed:
             status = "exited" if current else "was removed"
             code = f" with exit code {current.exit_code}" if current else ""
             raise Unhealthy(
                 f"the new container {status}{code} before it became healthy",
-                await asyncio.to_thread(runtime.tail, state.id),
+                await engine.tail(state.id),
             )
         if attempt and loop.time() > deadline:
             raise Unhealthy(
                 f"the new container did not become healthy within {check.start_period + window:g} s "
                 f"({attempt} checks): {reason}",
-                await asyncio.to_thread(runtime.tail, state.id),
+                await engine.tail(state.id),
             )
         attempt += 1
         reason = await probe(current.ip_address or state.ip_address, port, check)

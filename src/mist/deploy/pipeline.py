@@ -1,7 +1,7 @@
 """One deployment, as one function of named steps.
 
-Each step builds its request as a plain value (see plan.py) and hands it to the engine in a thread.
-The pipeline knows nothing of HTTP or of the database: it reports through a `Reporter` and moves
+Each step builds its request as a plain value (see plan.py) and awaits the engine port with it.
+The pipeline knows nothing of HTTP, of the database or of Docker: it reports through a `Reporter` and moves
 traffic through a `Router`. Each stage runs under its time limit; whatever goes wrong before the
 point of no return, the app's current container is left serving and the new one is removed.
 """
@@ -29,7 +29,7 @@ from mist.deploy.stages import (
 )
 from mist.errors import BuildFailed, MistError, ProxyError, RuntimeEngineError
 from mist.git import GitRepos, checkout_file, read_checkout_file
-from mist.runtime.docker import BuildHandle, DockerRuntime
+from mist.runtime.engine import Engine
 from mist.runtime.requests import BuildRequest, ContainerState
 
 
@@ -59,10 +59,10 @@ class Limits:
 
 class Pipeline:
     def __init__(
-        self, runtime: DockerRuntime, git: GitRepos, builds_dir: Path, reporter: Reporter,
+        self, engine: Engine, git: GitRepos, builds_dir: Path, reporter: Reporter,
         router: Router, limits: Limits,
     ) -> None:
-        self.runtime = runtime
+        self.engine = engine
         self.git = git
         self.builds_dir = builds_dir
         self.report = reporter
@@ -93,20 +93,20 @@ class Pipeline:
         else:
             await self.report.enter(BUILDING_IMAGE)
             await self.report.log(f"Using image {plan.template_image}")
-        if not await asyncio.to_thread(self.runtime.image_id, plan.image_tag):
+        if not await self.engine.image_id(plan.image_tag):
             raise BuildFailed(f"image {plan.image_tag} is not on this machine")
         return plan.image_tag
 
     async def prepare(self, plan: DeployPlan) -> None:
         """The project's network and the app's volumes, labelled so deleting the app finds them."""
-        await asyncio.to_thread(self.runtime.ensure_network, plan.network, plan.network_labels)
+        await self.engine.ensure_network(plan.network, plan.network_labels)
         for name in plan.runtime.volumes:
-            await asyncio.to_thread(self.runtime.ensure_volume, name, plan.labels)
+            await self.engine.ensure_volume(name, plan.labels)
 
     async def rolling(self, plan: DeployPlan, image: str) -> ContainerState:
         """Start beside the current container, wait for health, switch traffic, drain, stop old."""
         await self.report.enter(ROLLING_STARTING_NEW)
-        old = await asyncio.to_thread(self.runtime.app_containers, plan.app_id)
+        old = await self.engine.app_containers(plan.app_id)
         new = await self.start(plan, image, beside_current=bool(old))
         try:
             async with self.limit(ROLLING_STARTING_NEW, self.limits.health):
@@ -118,7 +118,7 @@ class Pipeline:
         self.report.past_point_of_no_return()
         await self.report.enter(ROLLING_STOPPING_OLD)
         try:
-            await self.router.switch(plan.app_id, upstream(plan, new))
+            await self.router.switch(plan.app_id, new.address(plan.runtime.port))
         except ProxyError:
             await asyncio.shield(self.discard(new))  # traffic never moved: the old one serves on
             raise
@@ -126,14 +126,14 @@ class Pipeline:
             await self.report.log(f"Traffic goes to {new.name}; letting the previous container drain")
             await asyncio.sleep(self.limits.drain)
             await self.stop(old)
-            await asyncio.to_thread(self.runtime.rename, new.id, container_name(plan))
+            await self.engine.rename(new.id, container_name(plan))
         return new
 
     async def recreate(self, plan: DeployPlan, image: str) -> ContainerState:
         """Stop, then start: for apps that must never run twice at once (a volume, a database)."""
         self.report.past_point_of_no_return()
         await self.report.enter(STOPPING_OLD)
-        await self.stop(await asyncio.to_thread(self.runtime.app_containers, plan.app_id))
+        await self.stop(await self.engine.app_containers(plan.app_id))
         await self.report.enter(STARTING_NEW)
         new = await self.start(plan, image)
         # The old container is gone whatever the new one does, so waiting for readiness only
@@ -144,7 +144,7 @@ class Pipeline:
         else:
             await self._still_running(new)
         await self.keep(plan, new)
-        await self.router.switch(plan.app_id, upstream(plan, new))
+        await self.router.switch(plan.app_id, new.address(plan.runtime.port))
         return new
 
     async def clone(self, plan: DeployPlan, checkout: Path) -> BuildRequest:
@@ -165,36 +165,20 @@ class Pipeline:
         )
 
     async def build(self, request: BuildRequest) -> str:
-        loop = asyncio.get_running_loop()
-        lines: asyncio.Queue[str | None] = asyncio.Queue()
-        handle = BuildHandle()
-
-        def on_line(line: str) -> None:
-            loop.call_soon_threadsafe(lines.put_nowait, line)
-
-        build = asyncio.ensure_future(asyncio.to_thread(self.runtime.build, request, on_line, handle))
-        # Lines are queued from the build thread before its result, so the sentinel comes last.
-        build.add_done_callback(lambda _: lines.put_nowait(None))
-        try:
-            while (line := await lines.get()) is not None:
-                await self.report.log(line)
-            await build
-        finally:
-            if not build.done():
-                handle.cancel()  # a stop or a timeout: cut the build off now, not at its end
-                await asyncio.shield(asyncio.wait({build}))
+        """A stop or a timeout cancels the engine's build, which cuts it off at once."""
+        await self.engine.build(request, self.report.log)
         return request.tag
 
     async def start(self, plan: DeployPlan, image: str, beside_current: bool = False) -> ContainerState:
         # No restart policy until the container has proved itself: a crash on start must show as
         # an exit with its real code, not hide in a restart loop.
         request = replace(container_request(plan, image, beside_current), restart_policy="no")
-        run = asyncio.ensure_future(asyncio.to_thread(self.runtime.run, request))
+        run = asyncio.ensure_future(self.engine.run(request))
         try:
             state = await asyncio.shield(run)
             await self.report.log(f"Started container {state.name} ({state.id[:12]})")
         except asyncio.CancelledError:
-            # A stop: the engine call goes on in its thread, so the container it starts is removed
+            # A stop: the engine call goes on (shielded), so the container it starts is removed
             # once it exists, before the stop is reported done.
             await asyncio.shield(self._discard_when_started(run))
             raise
@@ -207,7 +191,7 @@ class Pipeline:
 
     async def keep(self, plan: DeployPlan, state: ContainerState) -> None:
         """The new container passed: from now on the engine restarts it as the app asks."""
-        await asyncio.to_thread(self.runtime.set_restart_policy, state.id, plan.runtime.restart_policy)
+        await self.engine.set_restart_policy(state.id, plan.runtime.restart_policy)
 
     async def health(self, plan: DeployPlan, state: ContainerState) -> None:
         try:
@@ -217,7 +201,7 @@ class Pipeline:
             check = plan.runtime.health
             how = f"GET {check.path}" if check.path else f"a connection to port {plan.runtime.port}"
             await self.report.log(f"Waiting for the new container to answer {how}...")
-            probes = await wait_healthy(self.runtime, state, plan.runtime.port, check)
+            probes = await wait_healthy(self.engine, state, plan.runtime.port, check)
             await self.report.log(f"The new container is healthy ({probes} check{'s' if probes > 1 else ''})")
         except Unhealthy as exc:
             if exc.output:
@@ -227,12 +211,12 @@ class Pipeline:
             raise
 
     async def _still_running(self, state: ContainerState) -> None:
-        current = await asyncio.to_thread(self.runtime.inspect, state.id)
+        current = await self.engine.inspect(state.id)
         if current is None or current.crashed:
             raise Unhealthy(
                 f"the new container exited with exit code {current.exit_code} right after starting"
                 if current else "the new container vanished right after starting",
-                await asyncio.to_thread(self.runtime.tail, state.id),
+                await self.engine.tail(state.id),
             )
 
     async def stop(self, containers: list[ContainerState]) -> None:
@@ -240,11 +224,11 @@ class Pipeline:
             await self.report.log("No previous container")
         for container in containers:
             await self.report.log(f"Stopping container {container.name} ({container.id[:12]})")
-            await asyncio.to_thread(self.runtime.remove, container.id, self.limits.stop)
+            await self.engine.remove(container.id, self.limits.stop)
 
     async def discard(self, state: ContainerState) -> None:
         try:
-            await asyncio.to_thread(self.runtime.remove, state.id, 0)
+            await self.engine.remove(state.id, 0)
             await self.report.log(f"Removed the new container {state.name}; the previous one keeps serving")
         except RuntimeEngineError as exc:
             await self.report.log(f"Could not remove the new container {state.name}: {exc.message}")
@@ -256,12 +240,6 @@ class Pipeline:
                 yield
         except TimeoutError as exc:
             raise StageTimeout(f"stage '{stage.name}' timed out after {seconds:g} s") from exc
-
-
-def upstream(plan: DeployPlan, state: ContainerState) -> str | None:
-    if plan.runtime.port is None or not state.ip_address:
-        return None
-    return f"{state.ip_address}:{plan.runtime.port}"
 
 
 def _check_inside(root: Path, relative: str, field: str, want_dir: bool) -> None:

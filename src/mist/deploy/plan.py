@@ -15,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mist import references
+from mist.app_settings import resolve
 from mist.config import Settings
 from mist.db.models import App, Deployment, Volume
 from mist.deploy.health import HealthCheck
 from mist.git import GitAuth, url_origin, url_secrets
-from mist.runtime.docker import APP_LABEL, DEPLOYMENT_LABEL, PROJECT_LABEL, image_repository
+from mist.runtime.engine import APP_LABEL, DEPLOYMENT_LABEL, PROJECT_LABEL, image_repository
 from mist.runtime.requests import BuildRequest, ContainerRequest
 from mist.secretbox import SecretBox
 from mist.templates import TEMPLATES, template_image, volume_name
@@ -119,24 +120,21 @@ def _runtime(session: Session, app: App, settings: Settings) -> Runtime:
         if volume.read_only:
             read_only.append(volume.container_path)
     binds = checked_binds(binds, settings.data_dir, settings.mount_roots)
+    effective = resolve(app, settings)  # the same values `mist status` reports
     return Runtime(
         env=env,
         port=app.port,
-        restart_policy=app.restart_policy or settings.restart_policy,
-        # A database holds its volume exclusively: two containers on it at once would corrupt it.
-        strategy="recreate" if template else app.update_strategy,
-        health=HealthCheck(
-            path=app.healthcheck_path, interval=app.healthcheck_interval, timeout=app.healthcheck_timeout,
-            retries=app.healthcheck_retries, start_period=app.healthcheck_start_period,
-        ),
+        restart_policy=effective.restart_policy.value,
+        strategy=effective.update_strategy.value,
+        health=effective.health,
         command=["sh", "-c", template.shell_command] if template and template.shell_command else None,
         volumes=volumes,
         secrets=tuple(e.value for e in app.env_vars if e.is_secret) + tuple(url_secrets(app.git_repository))
         + tuple(referenced_secrets),
         binds=binds,
         read_only=tuple(read_only),
-        cpu_limit=app.cpu_limit,
-        memory_limit=app.memory_limit,
+        cpu_limit=effective.cpu_limit.value,
+        memory_limit=effective.memory_limit.value,
     )
 
 

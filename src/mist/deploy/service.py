@@ -1,4 +1,5 @@
-"""What the API asks of deployments: trigger one, list them, read a log. No HTTP here."""
+"""What the API asks of deployments: trigger one, list them, read a log. No HTTP here, and no JSON:
+the API shapes the deployments these return."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from mist.db.models import App, Deployment, User
 from mist.deploy import store
 from mist.deploy.logs import LogStore
 from mist.deploy.plan import git_auth
-from mist.deploy.stages import PENDING, ROLLED_BACK, SUCCESS
+from mist.deploy.stages import PENDING, SUCCEEDED
 from mist.deploy.worker import StopOutcome, Workers, append_line, publish_final
-from mist.errors import Conflict
+from mist.errors import Conflict, NotFound
 from mist.git import Commit, GitAuth, GitRepos
-from mist.runtime.docker import DockerRuntime
+from mist.runtime.engine import Engine
 from mist.secretbox import SecretBox
 from mist.templates import template_image
 
@@ -60,7 +61,7 @@ def _stop_if_pending(session, user: User, deployment_id: int) -> bool:
 def _rollback(session, user: User, deployment_id: int, retention: int) -> Deployment:
     source = deployment_for(session, user, deployment_id)
     number = f"#{source.deployment_number}"
-    if source.status not in (SUCCESS, ROLLED_BACK) or not source.snapshot:
+    if source.status not in SUCCEEDED or not source.snapshot:
         raise Conflict(f"deployment {number} did not succeed; only a successful deployment can be rolled back to")
     if source.is_active:
         raise Conflict(f"deployment {number} is already the active one")
@@ -72,21 +73,25 @@ def _rollback(session, user: User, deployment_id: int, retention: int) -> Deploy
     return store.enqueue_rollback(session, session.get(App, source.app_id), source)
 
 
+def _list_for_app(session, user: User, app_id: int) -> list[Deployment]:
+    return store.list_for_app(session, app_for(session, user, app_id).id)
+
+
 class Deployments:
     def __init__(
-        self, db: Database, git: GitRepos, logs: LogStore, workers: Workers, runtime: DockerRuntime,
+        self, db: Database, git: GitRepos, logs: LogStore, workers: Workers, engine: Engine,
         template_images: dict[str, str], image_retention: int, box: SecretBox,
     ) -> None:
         self.db = db
         self.git = git
         self.logs = logs
         self.workers = workers
-        self.runtime = runtime
+        self.engine = engine
         self.template_images = template_images
         self.image_retention = image_retention
         self.box = box
 
-    async def trigger(self, user: User, app_id: int) -> dict:
+    async def trigger(self, user: User, app_id: int) -> Deployment:
         """Resolves the branch to its exact commit now, then queues the deployment."""
         target = await asyncio.to_thread(self.db.call, _target, user, app_id, self.box)
         if target.app_type == "database":
@@ -96,16 +101,16 @@ class Deployments:
             commit = await self.git.resolve(target.app_id, target.git_url, target.branch, target.auth)
         deployment = await asyncio.to_thread(self.db.call, _enqueue, user, app_id, commit)
         self.workers.notify()
-        return store.to_json(deployment)
+        return deployment
 
-    async def stop(self, user: User, deployment_id: int) -> dict:
+    async def stop(self, user: User, deployment_id: int) -> Deployment:
         """A pending deployment stops at once; a running one is interrupted (its clone, build or
         health check) and cleaned up. Answers with the deployment once it has ended."""
         if await asyncio.to_thread(self.db.call, _stop_if_pending, user, deployment_id):
-            current = await asyncio.to_thread(self.current, deployment_id)
+            current = await self._current(deployment_id)
             append_line(self.logs, deployment_id, f"Deployment stopped: {current.error_message}")
             publish_final(self.workers.bus, current)
-            return store.to_json(current)
+            return current
         outcome = await self.workers.request_stop(deployment_id, f"Stopped by {user.username}")
         if outcome is StopOutcome.TOO_LATE:
             raise Conflict(
@@ -114,25 +119,33 @@ class Deployments:
             )
         if outcome is StopOutcome.STOPPING:
             await self.workers.wait_done(deployment_id, STOP_WAIT_SECONDS)
-        current = await asyncio.to_thread(self.current, deployment_id)
+        current = await self._current(deployment_id)
         if outcome is StopOutcome.NOT_RUNNING and store.is_final(current):
             # It ended between our read of it and the request: nothing was stopped.
             raise Conflict(f"deployment {deployment_id} already ended ({current.status}); nothing to stop")
-        return store.to_json(current)
+        return current
 
-    async def rollback(self, user: User, deployment_id: int) -> dict:
+    async def rollback(self, user: User, deployment_id: int) -> Deployment:
         """Queues a deployment that runs an earlier successful one's image and configuration again."""
         source = await asyncio.to_thread(self.authorised, user, deployment_id)
-        if source.image and not source.image_removed and not await asyncio.to_thread(self.runtime.image_id, source.image):
+        if source.image and not source.image_removed and not await self.engine.image_id(source.image):
             raise Conflict(f"the image {source.image} of deployment #{source.deployment_number} is gone from this machine")
         deployment = await asyncio.to_thread(self.db.call, _rollback, user, deployment_id, self.image_retention)
         self.workers.notify()
-        return store.to_json(deployment)
+        return deployment
 
-    def list_for_app(self, user: User, app_id: int) -> list[dict]:
+    async def list_for_app(self, user: User, app_id: int) -> list[Deployment]:
+        return await asyncio.to_thread(self.db.call, _list_for_app, user, app_id)
+
+    async def _current(self, deployment_id: int) -> Deployment:
+        deployment = await asyncio.to_thread(self.db.call, store.get, deployment_id)
+        if deployment is None:  # its app was deleted once the deployment had ended
+            raise NotFound(f"deployment {deployment_id} not found")
+        return deployment
+
+    def authorised(self, user: User, deployment_id: int) -> Deployment:
         with self.db.session() as session:
-            app = app_for(session, user, app_id)
-            return [store.to_json(d) for d in store.list_for_app(session, app.id)]
+            return deployment_for(session, user, deployment_id)
 
     def log_blocks(self, user: User, deployment_id: int) -> Iterator[bytes]:
         """The stored log, read from disk a block at a time as it is sent (never whole in memory);
@@ -140,10 +153,3 @@ class Deployments:
         with self.db.session() as session:
             deployment_for(session, user, deployment_id)
         return self.logs.iter_blocks(deployment_id)
-
-    def authorised(self, user: User, deployment_id: int) -> Deployment:
-        with self.db.session() as session:
-            return deployment_for(session, user, deployment_id)
-
-    def current(self, deployment_id: int) -> Deployment | None:
-        return self.db.call(store.get, deployment_id)

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 PENDING, BUILDING, DEPLOYING, SUCCESS, FAILED, STOPPED, ROLLED_BACK = (
     "pending", "building", "deploying", "success", "failed", "stopped", "rolled_back",
 )
-RUNNING = (BUILDING, DEPLOYING)
+# The status sets, stated here only (the claim's SQL in store.py spells RUNNING out).
+RUNNING = (BUILDING, DEPLOYING)  # claimed by a worker, which holds its lease
 FINAL = (SUCCESS, FAILED, STOPPED, ROLLED_BACK)
+SUCCEEDED = (SUCCESS, ROLLED_BACK)  # ran to the end: its image and snapshot can be rolled back to
 
 
 @dataclass(frozen=True)

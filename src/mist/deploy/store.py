@@ -9,19 +9,23 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import Row, and_, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from mist.db.models import App, Deployment, iso, utcnow
+from mist.db.models import App, Deployment, utcnow
 from mist.deploy.stages import FINAL, PENDING, ROLLED_BACK, RUNNING, STOPPED, SUCCESS, Stage
 
-# The oldest app with waiting deployments and nothing running goes first; of its waiting
-# deployments the newest runs, and the older ones are superseded (see claim_next).
-_CLAIM = text(
-    """
+_START = """
     UPDATE deployments
        SET status = 'building', stage = '', progress = 0, message = 'Deployment started',
            claimed_by = :worker, lease_expires_at = :lease, started_at = :now, updated_at = :now
+"""
+
+# The oldest app with waiting deployments and nothing running goes first; of its waiting
+# deployments the newest runs, and the older ones are superseded (see claim_next). SQLite runs one
+# writing statement at a time, so this single statement is the whole claim there.
+_CLAIM = text(
+    _START + """
      WHERE status = 'pending' AND id = (
         SELECT MAX(p.id) FROM deployments p
          WHERE p.status = 'pending' AND p.app_id = (
@@ -33,6 +37,44 @@ _CLAIM = text(
     RETURNING id, app_id, deployment_number
     """
 )
+
+# PostgreSQL runs claims side by side, each statement seeing what was committed when it started,
+# so two workers could both see an app idle and start two of its deployments. There a claim first
+# locks the app's row (skipping apps another worker is claiming from) and only then looks again:
+# whoever held the lock before has committed, so its claim is seen and the app is left alone.
+_PG_CANDIDATE = text(
+    """
+    SELECT a.id FROM apps a
+      JOIN (SELECT app_id, MIN(id) AS first FROM deployments WHERE status = 'pending' GROUP BY app_id) q
+        ON q.app_id = a.id
+     WHERE NOT EXISTS (SELECT 1 FROM deployments r
+                        WHERE r.app_id = a.id AND r.status IN ('building', 'deploying'))
+       AND a.id NOT IN :tried
+     ORDER BY q.first
+     LIMIT 1
+       FOR UPDATE OF a SKIP LOCKED
+    """
+).bindparams(bindparam("tried", expanding=True))
+_PG_CLAIM = text(
+    _START + """
+     WHERE status = 'pending'
+       AND id = (SELECT MAX(p.id) FROM deployments p WHERE p.app_id = :app AND p.status = 'pending')
+       AND NOT EXISTS (SELECT 1 FROM deployments r
+                        WHERE r.app_id = :app AND r.status IN ('building', 'deploying'))
+    RETURNING id, app_id, deployment_number
+    """
+)
+
+
+def _claim_locked(session: Session, params: dict) -> Row | None:
+    """The PostgreSQL claim: app by app, under the app's row lock, until one yields a deployment."""
+    tried: list[int] = []
+    while (app_id := session.scalar(_PG_CANDIDATE, {"tried": tried})) is not None:
+        row = session.execute(_PG_CLAIM, {**params, "app": app_id}).first()
+        if row is not None:
+            return row
+        tried.append(app_id)  # claimed, or its deployment stopped, since the candidate was chosen
+    return None
 
 
 def enqueue(session: Session, app: App, commit_hash: str, commit_message: str) -> Deployment:
@@ -55,7 +97,11 @@ def claim_next(session: Session, worker: str, lease: timedelta) -> tuple[int | N
     """Takes the next deployment to run; None when idle. Also returns the ids of the older waiting
     deployments of the same app that it supersedes (now stopped): a burst of triggers costs one build."""
     now = utcnow()
-    row = session.execute(_CLAIM, {"worker": worker, "lease": now + lease, "now": now}).first()
+    params = {"worker": worker, "lease": now + lease, "now": now}
+    if session.get_bind().dialect.name == "postgresql":
+        row = _claim_locked(session, params)
+    else:
+        row = session.execute(_CLAIM, params).first()
     if row is None:
         return None, []
     superseded = list(session.scalars(
@@ -209,26 +255,6 @@ def duration_seconds(deployment: Deployment) -> int:
 
 def is_final(deployment: Deployment) -> bool:
     return deployment.status in FINAL
-
-
-def to_json(d: Deployment) -> dict:
-    """A deployment exactly as the contract spells it (snake_case)."""
-    return {
-        "id": d.id,
-        "app_id": d.app_id,
-        "deployment_number": d.deployment_number,
-        "commit_hash": d.commit_hash,
-        "commit_message": d.commit_message,
-        "status": d.status,
-        "stage": d.stage,
-        "progress": d.progress,
-        "duration": duration_seconds(d),
-        "is_active": d.is_active,
-        "rolled_back_from": d.rolled_back_from,
-        "error_message": d.error_message,
-        "created_at": iso(d.created_at),
-        "updated_at": iso(d.updated_at),
-    }
 
 
 def status_data(d: Deployment) -> dict:

@@ -26,7 +26,7 @@ from mist.deploy.plan import DeployPlan, load_plan
 from mist.deploy.stages import COMPLETED, FAILED, STOPPED, Stage
 from mist.errors import MistError
 from mist.git import GitRepos
-from mist.runtime.docker import DockerRuntime
+from mist.runtime.engine import Engine
 from mist.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class DeploymentReporter:
         self.deployment_id = deployment_id
         self.worker = worker
         self.committed = False  # past the point of no return: a stop request no longer applies
+        self.succeeded = False  # recorded: a shutdown during the clean-up after it changes nothing
 
     async def log(self, text: str, final: bool = False) -> None:
         """`final`: the outcome, stored even when the log reached MIST_LOG_MAX_MB."""
@@ -98,10 +99,13 @@ class DeploymentReporter:
         if not held:
             await self.log("Deployment failed: this worker lost its claim before it could record success", final=True)
             return False
+        self.succeeded = True
         await self._publish_final()
         return True
 
     async def finish(self, status: str, error: str) -> None:
+        if self.succeeded:
+            return
         # The error often quotes the build's or the engine's output: it is shown like a log line.
         error = self.writer.redact(error)
         await self.log(f"Deployment {'failed' if status == FAILED else 'stopped'}: {error}", final=True)
@@ -126,14 +130,14 @@ class _Running:
 class Workers:
     def __init__(
         self, settings: Settings, db: Database, bus: EventBus, logs: LogStore,
-        runtime: DockerRuntime, git: GitRepos, router: Router, box: SecretBox,
+        engine: Engine, git: GitRepos, router: Router, box: SecretBox,
     ) -> None:
         self.settings = settings
         self.box = box
         self.db = db
         self.bus = bus
         self.logs = logs
-        self.runtime = runtime
+        self.engine = engine
         self.git = git
         self.router = router
         self.limits = Limits(
@@ -217,8 +221,8 @@ class Workers:
         """Containers started for a deployment that never became active: its worker died, or it
         was stopped at a moment when the pipeline could not know what the engine had started."""
         try:
-            for container in await asyncio.to_thread(self.runtime.deployment_containers, deployment_id):
-                await asyncio.to_thread(self.runtime.remove, container.id, 0)
+            for container in await self.engine.deployment_containers(deployment_id):
+                await self.engine.remove(container.id, 0)
                 line = f"Removed its half-started container {container.name}"
                 if reporter is None:
                     append_line(self.logs, deployment_id, line)
@@ -292,7 +296,7 @@ class Workers:
         writer = self.logs.writer(deployment_id, Redactor(plan.secrets))
         reporter = DeploymentReporter(self.db, self.bus, writer, deployment_id, worker)
         heartbeat = asyncio.create_task(self._heartbeat(deployment_id, worker))
-        pipeline = Pipeline(self.runtime, self.git, self.settings.builds_dir, reporter, self.router, self.limits)
+        pipeline = Pipeline(self.engine, self.git, self.settings.builds_dir, reporter, self.router, self.limits)
         running.reporter = reporter
         running.task = asyncio.create_task(pipeline.run(plan))
         if running.stop_reason:  # stopped while its plan loaded: the pipeline ends before its first step
@@ -302,7 +306,10 @@ class Workers:
             if await asyncio.shield(reporter.succeed(plan.image_tag, state.id, plan.runtime.to_json())):
                 await self._prune(plan.app_id)
         except LeaseLost:
+            # Recovery failed the row and removed what existed then; a container this worker
+            # started since would run on with no deployment to own it.
             log.warning("deployment %s: lease lost; leaving it to recovery", deployment_id)
+            await asyncio.shield(self._remove_leftovers(deployment_id, reporter))
         except MistError as exc:
             await asyncio.shield(reporter.finish(FAILED, exc.message))
         except asyncio.CancelledError:
@@ -330,7 +337,7 @@ class Workers:
         await self._remove_leftovers(plan.deployment_id, reporter)
         if plan.builds_from_source:
             try:
-                await asyncio.to_thread(self.runtime.remove_image, plan.image_tag)
+                await self.engine.remove_image(plan.image_tag)
             except MistError as exc:
                 await reporter.log(f"Could not remove the image {plan.image_tag}: {exc.message}")
         await reporter.finish(STOPPED, reason)
@@ -339,7 +346,7 @@ class Workers:
         images = await asyncio.to_thread(self.db.call, store.prune_images, app_id, self.settings.image_retention)
         for image in images:
             try:
-                await asyncio.to_thread(self.runtime.remove_image, image)
+                await self.engine.remove_image(image)
             except MistError as exc:
                 log.warning("app %s: could not prune image %s: %s", app_id, image, exc.message)
 

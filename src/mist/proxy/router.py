@@ -17,7 +17,7 @@ from mist.db.engine import Database
 from mist.db.models import App, Deployment, Domain
 from mist.errors import MistError
 from mist.proxy.caddy import CaddyProxy, Route, covers
-from mist.runtime.docker import DockerRuntime
+from mist.runtime.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,13 @@ def _active(session) -> list[tuple[int, str, int | None]]:
 
 class Router:
     def __init__(
-        self, db: Database, runtime: DockerRuntime, proxy: CaddyProxy | None, reserved: frozenset[str] = frozenset()
+        self, db: Database, engine: Engine, proxy: CaddyProxy | None, reserved: frozenset[str] = frozenset()
     ) -> None:
         self.db = db
         # Domains saved before a host became reserved (MIST_PUBLIC_URL, MIST_RESERVED_DOMAINS) stay in
         # the database but are never routed: the dashboard's host must not reach an app.
         self.reserved = reserved
-        self.runtime = runtime
+        self.engine = engine
         self.proxy = proxy
         self._upstreams: dict[int, str] = {}
         self._applied: list[Route] | None = None  # what the proxy was last given
@@ -57,9 +57,15 @@ class Router:
     async def start(self) -> None:
         """Adopts (or starts) the proxy and routes every app to its running container."""
         for app_id, container_id, port in await asyncio.to_thread(self.db.call, _active):
-            state = await asyncio.to_thread(self.runtime.inspect, container_id) if container_id else None
-            if state is not None and state.ip_address and port:
-                self._upstreams[app_id] = f"{state.ip_address}:{port}"
+            try:
+                state = await self.engine.inspect(container_id) if container_id else None
+            except MistError as exc:
+                # Mist starts without its engine too (and says so); the app is routed again once its
+                # container is started or redeployed.
+                log.error("app %s: cannot find its container: %s", app_id, exc.message)
+                continue
+            if state is not None and (address := state.address(port)):
+                self._upstreams[app_id] = address
         if self.proxy is None:
             return
         try:

@@ -1,18 +1,25 @@
-"""The Docker engine, through its API (docker SDK). Engine errors become RuntimeEngineError here.
+"""The Docker engine, through its API (docker SDK): the `Engine` port's one adapter, and the only
+module that touches the Docker API or bridges to threads. Engine errors become MistErrors here.
 
-Every method is blocking (the pipeline calls them in threads) except `follow_logs`, an async
-stream that holds no thread however long it is watched (see logstream.py).
+The SDK blocks, so `_Docker` holds the blocking calls and `DockerEngine` runs each in a bounded
+thread pool of its own: a slow engine then cannot starve the event loop's default pool, which
+the API routes and the WebSocket access checks share. Builds run in a second pool, one thread per
+running build, so a long build never waits behind short calls nor holds one of their threads.
+`follow_logs` holds no thread however long it is watched (see logstream.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import os
 import socket
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable
-from typing import IO, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any, TypeVar
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -20,20 +27,15 @@ from docker.utils.build import create_archive, exclude_paths
 
 from mist.errors import BuildFailed, Conflict, RuntimeEngineError
 from mist.lines import LineSplitter, split_lines
+from mist.runtime.engine import APP_LABEL, DEPLOYMENT_LABEL, image_repository
 from mist.runtime.logstream import LogStreams
 from mist.runtime.requests import BuildRequest, ContainerRequest, ContainerState
 
 log = logging.getLogger(__name__)
 
-APP_LABEL = "mist.app"
-DEPLOYMENT_LABEL = "mist.deployment"
-PROJECT_LABEL = "mist.project"
 CPU_PERIOD = 100_000  # µs; a CPU limit is a quota of this period, which `docker update` can change
-
-
-def image_repository(app_id: int) -> str:
-    """Images are tagged, not labelled: a build label would cost a step and break the cache."""
-    return f"mist-app-{app_id}"
+CALL_THREADS = 8  # engine calls in flight at once; more wait for a free thread
+T = TypeVar("T")
 
 
 class _BuildAPI(docker.APIClient):
@@ -149,14 +151,14 @@ def _context_archive(request: BuildRequest, handle: BuildHandle) -> IO[bytes]:
     return archive
 
 
-class DockerRuntime:
-    """Connects on first use, so Mist starts (and reports clearly) while the engine is down."""
+class _Docker:
+    """The blocking calls. Connects on first use, so Mist starts (and reports clearly) while the
+    engine is down."""
 
-    def __init__(self, build_timeout: int = 3600) -> None:
+    def __init__(self, build_timeout: float) -> None:
         self._build_timeout = build_timeout
         self._client: docker.DockerClient | None = None
         self._build_api: _BuildAPI | None = None
-        self._log_streams = LogStreams()
 
     @property
     def client(self) -> docker.DockerClient:
@@ -164,7 +166,8 @@ class DockerRuntime:
             try:
                 env = docker.utils.kwargs_from_env()
                 client = docker.DockerClient(**env)
-                # A quiet RUN step sends nothing for minutes: builds get a long read timeout.
+                # A quiet RUN step sends nothing for minutes: a build may read nothing for as long
+                # as its stage may last (MIST_BUILD_TIMEOUT_SECONDS).
                 self._build_api = _BuildAPI(
                     version=client.api.api_version, timeout=self._build_timeout, **env
                 )
@@ -185,10 +188,9 @@ class DockerRuntime:
             raise RuntimeEngineError(f"cannot reach the Docker engine: {exc}") from exc
 
     def build(
-        self, request: BuildRequest, on_line: Callable[[str], None], handle: BuildHandle | None = None
+        self, request: BuildRequest, on_line: Callable[[str], None], handle: BuildHandle
     ) -> str:
         """Builds and tags the image, sending each output line to `on_line`; returns the image id."""
-        handle = handle or BuildHandle()
         image_id = ""
         # The engine cuts output into `stream` pieces anywhere, mid-line included: a line is what
         # the build printed between two newlines, so pieces go through one splitter.
@@ -333,11 +335,6 @@ class DockerRuntime:
             raise RuntimeEngineError(f"cannot read the logs of {container_id[:12]}: {_explain(exc)}") from exc
         return _capped_lines(raw)
 
-    def follow_logs(self, container_id: str, tail: int | str, since: float | None = None) -> AsyncIterator[str]:
-        """Log lines (stdout and stderr, each starting with its timestamp) until the container
-        stops; nothing if it is gone. Async: a watcher costs a socket, not a thread."""
-        return self._log_streams.follow(container_id, tail, since)
-
     def app_containers(self, app_id: int) -> list[ContainerState]:
         try:
             found = self.client.containers.list(all=True, filters={"label": f"{APP_LABEL}={app_id}"})
@@ -447,6 +444,125 @@ class DockerRuntime:
         except DockerException:
             return []
         return _capped_lines(raw)
+
+
+class DockerEngine:
+    """The `Engine` port on the Docker engine. Each call runs the blocking SDK call in this
+    engine's own pools; a cancelled call leaves its thread to finish on its own, as the engine
+    would finish the request anyway (the pipeline waits where that matters: a container start)."""
+
+    def __init__(self, build_timeout: float = 3600, call_threads: int = CALL_THREADS, build_threads: int = 2) -> None:
+        self._docker = _Docker(build_timeout)
+        self._call_threads = call_threads
+        self._build_threads = build_threads
+        self._calls: ThreadPoolExecutor | None = None
+        self._builds: ThreadPoolExecutor | None = None
+        self._log_streams = LogStreams()
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._calls is None:
+            self._calls = ThreadPoolExecutor(self._call_threads, thread_name_prefix="mist-engine")
+        return await asyncio.get_running_loop().run_in_executor(self._calls, functools.partial(fn, *args))
+
+    async def ping(self) -> None:
+        await self._call(self._docker.ping)
+
+    async def build(self, request: BuildRequest, on_line: Callable[[str], Awaitable[None]]) -> str:
+        if self._builds is None:
+            self._builds = ThreadPoolExecutor(self._build_threads, thread_name_prefix="mist-build")
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        handle = BuildHandle()
+
+        def queue_line(line: str) -> None:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+
+        build = loop.run_in_executor(self._builds, self._docker.build, request, queue_line, handle)
+        # Lines are queued from the build thread before its result, so the sentinel comes last.
+        build.add_done_callback(lambda _: lines.put_nowait(None))
+        try:
+            while (line := await lines.get()) is not None:
+                await on_line(line)
+            return await build
+        finally:
+            if not build.done():
+                handle.cancel()  # a stop or a timeout: cut the build off now, not at its end
+                await asyncio.shield(asyncio.wait({build}))
+
+    async def image_id(self, ref: str) -> str:
+        return await self._call(self._docker.image_id, ref)
+
+    async def remove_image(self, ref: str) -> None:
+        await self._call(self._docker.remove_image, ref)
+
+    async def remove_images(self, app_id: int) -> None:
+        await self._call(self._docker.remove_images, app_id)
+
+    async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
+        await self._call(self._docker.ensure_network, name, labels)
+
+    async def remove_network(self, name: str) -> None:
+        await self._call(self._docker.remove_network, name)
+
+    async def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        await self._call(self._docker.ensure_volume, name, labels)
+
+    async def remove_volume(self, name: str) -> None:
+        await self._call(self._docker.remove_volume, name)
+
+    async def app_volumes(self, app_id: int) -> list[str]:
+        return await self._call(self._docker.app_volumes, app_id)
+
+    async def run(self, request: ContainerRequest) -> ContainerState:
+        return await self._call(self._docker.run, request)
+
+    async def inspect(self, container_id: str) -> ContainerState | None:
+        return await self._call(self._docker.inspect, container_id)
+
+    async def app_containers(self, app_id: int) -> list[ContainerState]:
+        return await self._call(self._docker.app_containers, app_id)
+
+    async def deployment_containers(self, deployment_id: int) -> list[ContainerState]:
+        return await self._call(self._docker.deployment_containers, deployment_id)
+
+    async def rename(self, container_id: str, name: str) -> None:
+        await self._call(self._docker.rename, container_id, name)
+
+    async def start(self, container_id: str) -> None:
+        await self._call(self._docker.start, container_id)
+
+    async def stop(self, container_id: str, timeout: int = 10) -> None:
+        await self._call(self._docker.stop, container_id, timeout)
+
+    async def restart(self, container_id: str, timeout: int = 10) -> None:
+        await self._call(self._docker.restart, container_id, timeout)
+
+    async def remove(self, container_id: str, stop_timeout: int = 10) -> None:
+        await self._call(self._docker.remove, container_id, stop_timeout)
+
+    async def set_restart_policy(self, container_id: str, policy: str) -> None:
+        await self._call(self._docker.set_restart_policy, container_id, policy)
+
+    async def update_resources(
+        self, container_id: str, cpu_limit: float | None, memory_limit: int | None, restart_policy: str
+    ) -> None:
+        await self._call(self._docker.update_resources, container_id, cpu_limit, memory_limit, restart_policy)
+
+    async def logs(self, container_id: str, tail: int) -> list[str]:
+        return await self._call(self._docker.logs, container_id, tail)
+
+    async def tail(self, container_id: str, lines: int = 20) -> list[str]:
+        return await self._call(self._docker.tail, container_id, lines)
+
+    def follow_logs(self, container_id: str, tail: int | str, since: float | None = None) -> AsyncIterator[str]:
+        return self._log_streams.follow(container_id, tail, since)
+
+    async def aclose(self) -> None:
+        await self._log_streams.aclose()
+        for pool in (self._calls, self._builds):
+            if pool is not None:
+                pool.shutdown(wait=False)  # a thread still in a call ends with it
+        self._calls = self._builds = None
 
 
 def _capped_lines(raw: bytes) -> list[str]:

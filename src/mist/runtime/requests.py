@@ -52,6 +52,11 @@ class ContainerState:
     memory_limit: int | None = None  # MiB
     restart_policy: str = ""
 
+    def address(self, port: int | None) -> str | None:
+        """Where the proxy reaches the app's `port` in this container (the upstream); None when
+        the app listens on no port or the container has no address (it is not running)."""
+        return f"{self.ip_address}:{port}" if port and self.ip_address else None
+
     @property
     def crashed(self) -> bool:
         """Exited, or exited and brought back by its restart policy (which hides a crash loop)."""

@@ -1,0 +1,138 @@
+"""The JSON the API answers with, made from what the services return: field names, redaction and
+what a viewer may see are the API's business, not the storage modules'."""
+
+from __future__ import annotations
+
+import json
+
+from mist import references
+from mist.auth.users import is_admin
+from mist.db.models import ApiToken, App, AuditLog, Deployment, Domain, EnvVar, Project, User, Volume, iso
+from mist.deploy.store import duration_seconds
+from mist.git import redact_url
+
+
+def env_var(e: EnvVar) -> dict:
+    return {
+        "id": e.id,
+        "appId": e.app_id,
+        "key": e.key,
+        "value": None if e.is_secret else e.value,
+        "secret": e.is_secret,
+        "buildTime": e.build_time,
+        "runtime": e.runtime,
+    }
+
+
+def connection(app: App, viewer: User | None) -> dict | None:
+    """How the project's other apps reach a database app; the password only for owners and admins."""
+    details = references.connection_of(app)
+    if details is None:
+        return None
+    shown = viewer is not None and is_admin(viewer)
+    return {
+        "host": details.host,
+        "port": details.port,
+        "user": details.user,
+        "database": details.database,
+        "password": details.password if shown else None,
+        "url": details.url if shown else redact_url(details.url),
+    }
+
+
+def app(a: App, viewer: User | None = None) -> dict:
+    return {
+        "id": a.id,
+        "projectId": a.project_id,
+        "name": a.name,
+        "appType": a.app_type,
+        "gitRepository": redact_url(a.git_repository),
+        "gitBranch": a.git_branch,
+        "dockerfilePath": a.dockerfile_path,
+        "rootDirectory": a.root_directory,
+        "port": a.port,
+        "templateName": a.template_name,
+        "deploymentStrategy": a.deployment_strategy,
+        "updateStrategy": a.update_strategy,
+        "healthcheckPath": a.healthcheck_path,
+        "healthcheckInterval": a.healthcheck_interval,
+        "healthcheckTimeout": a.healthcheck_timeout,
+        "healthcheckRetries": a.healthcheck_retries,
+        "healthcheckStartPeriod": a.healthcheck_start_period,
+        "cpuLimit": a.cpu_limit,
+        "memoryLimit": a.memory_limit,
+        "restartPolicy": a.restart_policy or None,
+        "hasGitToken": bool(a.git_token),
+        "deployKey": a.deploy_key_public or None,
+        "connection": connection(a, viewer),
+        "envVars": [env_var(e) for e in a.env_vars],
+        "createdAt": iso(a.created_at),
+        "updatedAt": iso(a.updated_at),
+    }
+
+
+def project(p: Project) -> dict:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "ownerId": p.owner_id,
+        "memberIds": sorted(m.user_id for m in p.members),
+        "createdAt": iso(p.created_at),
+        "updatedAt": iso(p.updated_at),
+    }
+
+
+def domain(d: Domain) -> dict:
+    return {"id": d.id, "appId": d.app_id, "domain": d.domain, "createdAt": iso(d.created_at)}
+
+
+def volume(v: Volume) -> dict:
+    return {
+        "id": v.id,
+        "appId": v.app_id,
+        "name": v.name,
+        "containerPath": v.container_path,
+        "hostPath": v.host_path or None,
+        "readOnly": v.read_only,
+        "createdAt": iso(v.created_at),
+    }
+
+
+def token(row: ApiToken) -> dict:
+    return {
+        "id": row.id, "name": row.name, "scope": row.scope, "prefix": row.prefix,
+        "expiresAt": iso(row.expires_at), "lastUsedAt": iso(row.last_used_at), "createdAt": iso(row.created_at),
+    }
+
+
+def audit_entry(row: AuditLog) -> dict:
+    return {
+        "id": row.id, "userId": row.user_id, "username": row.username, "action": row.action,
+        "target": row.target, "details": json.loads(row.details) if row.details else {},
+        "ip": row.ip, "createdAt": iso(row.created_at),
+    }
+
+
+def user(u: User) -> dict:
+    return {"id": u.id, "username": u.username, "email": u.email, "role": u.role, "disabled": u.disabled}
+
+
+def deployment(d: Deployment) -> dict:
+    """A deployment exactly as the Deployments API contract spells it (snake_case)."""
+    return {
+        "id": d.id,
+        "app_id": d.app_id,
+        "deployment_number": d.deployment_number,
+        "commit_hash": d.commit_hash,
+        "commit_message": d.commit_message,
+        "status": d.status,
+        "stage": d.stage,
+        "progress": d.progress,
+        "duration": duration_seconds(d),
+        "is_active": d.is_active,
+        "rolled_back_from": d.rolled_back_from,
+        "error_message": d.error_message,
+        "created_at": iso(d.created_at),
+        "updated_at": iso(d.updated_at),
+    }

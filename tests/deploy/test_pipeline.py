@@ -1,0 +1,234 @@
+"""mist.deploy.pipeline against the FakeEngine: rolling and recreate, a new container that exits,
+never gets healthy or cannot be switched to, stops and time limits at each stage. No Docker: each
+test reads as the list of things the pipeline asked the engine and the router to do."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from mist.deploy.health import HealthCheck, Unhealthy
+from mist.deploy.pipeline import Limits, Pipeline, StageTimeout
+from mist.deploy.plan import DeployPlan, Runtime
+from mist.deploy.stages import Stage
+from mist.errors import BuildFailed, MistError, ProxyError
+from support.fake_engine import FakeEngine, closed_port, listening_port
+
+APP, DEPLOYMENT = 3, 7
+QUICK = HealthCheck(interval=0.01, timeout=0.5, retries=3)
+
+
+class Reporter:
+    def __init__(self) -> None:
+        self.stages: list[str] = []
+        self.lines: list[str] = []
+        self.committed = False
+
+    async def enter(self, stage: Stage) -> None:
+        self.stages.append(stage.name)
+
+    async def log(self, text: str) -> None:
+        self.lines.append(text)
+
+    def past_point_of_no_return(self) -> None:
+        self.committed = True
+
+
+class Router:
+    def __init__(self, error: MistError | None = None) -> None:
+        self.switches: list[tuple[int, str | None]] = []
+        self.error = error
+
+    async def switch(self, app_id: int, upstream: str | None) -> None:
+        if self.error is not None:
+            raise self.error
+        self.switches.append((app_id, upstream))
+
+
+class Git:
+    """A checkout that holds a Dockerfile."""
+
+    def __init__(self) -> None:
+        self.checkouts: list[str] = []
+
+    async def checkout(self, app_id, url, commit, checkout: Path, log, auth=None) -> None:  # noqa: ANN001
+        self.checkouts.append(commit)
+        checkout.mkdir(parents=True)
+        (checkout / "Dockerfile").write_text("FROM scratch\n")
+
+
+def plan(port: int | None, strategy: str = "rolling", health: HealthCheck = QUICK, **fields) -> DeployPlan:
+    runtime = Runtime(env={"PORT": str(port)}, port=port, restart_policy="unless-stopped", strategy=strategy,
+                      health=health)
+    values = dict(
+        deployment_id=DEPLOYMENT, app_id=APP, app_name="web", app_type="web", commit_hash="a" * 40,
+        git_url="git://git.test/a.git", root_directory="", dockerfile_path="Dockerfile", build_args={},
+        runtime=runtime, project_id=1,
+    )
+    return DeployPlan(**{**values, **fields})
+
+
+def template(port: int | None, strategy: str = "recreate", **fields) -> DeployPlan:
+    """A plan that builds nothing: the image is already on the engine."""
+    return plan(port, strategy, template_image="postgres:16", **fields)
+
+
+def pipeline(tmp_path: Path, engine: FakeEngine, router: Router | None = None, **limits) -> tuple[Pipeline, Reporter]:
+    reporter = Reporter()
+    limits = {"drain": 0, "stop": 4, **limits}
+    return Pipeline(engine, Git(), tmp_path / "builds", reporter, router or Router(), Limits(**limits)), reporter
+
+
+def names(engine: FakeEngine) -> set[str]:
+    return {c.name for c in engine.containers.values()}
+
+
+def test_rolling_starts_beside_the_old_container_then_switches_and_stops_it(tmp_path: Path) -> None:
+    engine, router = FakeEngine(), Router()
+    old = engine.add_container(f"mist-app-{APP}", APP, 6)
+    run, report = pipeline(tmp_path, engine, router)
+    with listening_port() as port:
+        new = asyncio.run(run.run(plan(port)))
+
+    assert report.stages == ["cloning_repo", "building_image", "starting_new", "stopping_old"]
+    (request,) = [args[0] for op, args in engine.calls if op == "run"]
+    assert request.name == f"mist-app-{APP}-next-{DEPLOYMENT}" and request.restart_policy == "no"
+    assert router.switches == [(APP, f"127.0.0.1:{port}")]
+    # Health before the switch, the switch before the old one goes, the rename last.
+    ops = engine.ops()
+    assert ops.index("set_restart_policy") < ops.index("remove") < ops.index("rename")
+    assert ("remove", (old.id, 4)) in engine.calls
+    assert names(engine) == {f"mist-app-{APP}"} and engine.containers[new.id].restart_policy == "unless-stopped"
+    assert f"mist-app-{APP}:{DEPLOYMENT}" in engine.images
+    assert "Successfully built" in report.lines and report.committed
+
+
+def test_a_first_rolling_deployment_takes_the_app_name_at_once(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    run, report = pipeline(tmp_path, engine)
+    with listening_port() as port:
+        asyncio.run(run.run(plan(port)))
+    assert names(engine) == {f"mist-app-{APP}"} and "rename" not in engine.ops()
+    assert "No previous container" not in report.lines
+
+
+def test_recreate_stops_the_old_container_before_starting_the_new(tmp_path: Path) -> None:
+    engine, router = FakeEngine(), Router()
+    engine.images.add("postgres:16")
+    old = engine.add_container(f"mist-app-{APP}", APP, 6)
+    run, report = pipeline(tmp_path, engine, router)
+    new = asyncio.run(run.run(template(None)))
+
+    assert report.stages == ["building_image", "stopping_old", "starting_new"]
+    ops = engine.ops()
+    assert ops.index("remove") < ops.index("run")
+    assert ("remove", (old.id, 4)) in engine.calls
+    assert list(engine.containers) == [new.id]
+    assert router.switches == [(APP, None)]  # no port: nothing to route
+    assert report.committed and "build" not in ops
+
+
+def test_a_missing_image_fails_before_anything_is_touched(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.add_container(f"mist-app-{APP}", APP, 6)
+    run, _ = pipeline(tmp_path, engine)
+    with pytest.raises(BuildFailed, match="is not on this machine"):
+        asyncio.run(run.run(template(None)))
+    assert "run" not in engine.ops() and "remove" not in engine.ops()
+
+
+def test_a_new_container_that_exits_is_removed_and_the_old_one_serves_on(tmp_path: Path) -> None:
+    engine, router = FakeEngine(), Router()
+    old = engine.add_container(f"mist-app-{APP}", APP, 6)
+    engine.exit_code, engine.output = 3, ["boom: missing DATABASE_URL"]
+    run, report = pipeline(tmp_path, engine, router)
+    with listening_port() as port, pytest.raises(Unhealthy, match="exited with exit code 3"):
+        asyncio.run(run.run(plan(port)))
+    assert list(engine.containers) == [old.id] and router.switches == []
+    assert "  boom: missing DATABASE_URL" in report.lines and not report.committed
+
+
+def test_a_new_container_that_never_gets_healthy_is_removed(tmp_path: Path) -> None:
+    engine, router = FakeEngine(), Router()
+    old = engine.add_container(f"mist-app-{APP}", APP, 6)
+    run, report = pipeline(tmp_path, engine, router)
+    with pytest.raises(Unhealthy, match="did not become healthy"):
+        asyncio.run(run.run(plan(closed_port())))
+    assert list(engine.containers) == [old.id] and router.switches == []
+    assert any("previous one keeps serving" in line for line in report.lines)
+
+
+def test_recreate_with_a_container_that_exits_fails_with_its_output(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.add("postgres:16")
+    engine.exit_code, engine.output = 1, ["initdb: error"]
+    run, _ = pipeline(tmp_path, engine)
+    with pytest.raises(Unhealthy, match="exited with exit code 1 right after starting") as failed:
+        asyncio.run(run.run(template(None)))
+    assert failed.value.output == ["initdb: error"]
+
+
+def test_a_failed_proxy_switch_leaves_traffic_on_the_old_container(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    old = engine.add_container(f"mist-app-{APP}", APP, 6)
+    run, report = pipeline(tmp_path, engine, Router(ProxyError("caddy refused the routes")))
+    with listening_port() as port, pytest.raises(ProxyError):
+        asyncio.run(run.run(plan(port)))
+    assert list(engine.containers) == [old.id] and engine.containers[old.id].name == f"mist-app-{APP}"
+    assert report.committed  # the failure came after the point of no return, and is reported as such
+
+
+def test_a_failed_build_starts_nothing(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.fail("build", BuildFailed("Failed to build Docker image: RUN exited 1"))
+    run, _ = pipeline(tmp_path, engine)
+    with pytest.raises(BuildFailed, match="RUN exited 1"):
+        asyncio.run(run.run(plan(8000)))
+    assert "run" not in engine.ops()
+    assert not (tmp_path / "builds" / f"mist-build-{DEPLOYMENT}").exists()  # the checkout is gone
+
+
+@pytest.mark.parametrize("op", ["build", "ensure_network", "run", "set_restart_policy"])
+def test_a_stop_at_each_step_leaves_no_new_container_and_the_old_one_serving(tmp_path: Path, op: str) -> None:
+    engine, router = FakeEngine(), Router()
+    old = engine.add_container(f"mist-app-{APP}", APP, 6)
+    run, report = pipeline(tmp_path, engine, router)
+
+    async def scenario(port: int) -> None:
+        gate = engine.hold(op)
+        task = asyncio.create_task(run.run(plan(port)))
+        await asyncio.wait_for(gate.reached.wait(), 5)
+        task.cancel()
+        if op == "run":
+            gate.release.set()  # the engine answers after the stop: what it started must go too
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with listening_port() as port:
+        asyncio.run(scenario(port))
+    assert list(engine.containers) == [old.id] and router.switches == [] and not report.committed
+    if op != "run":
+        assert engine.cancelled == [op]
+    assert not (tmp_path / "builds" / f"mist-build-{DEPLOYMENT}").exists()
+
+
+def test_a_build_past_its_time_limit_is_cut_off(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.hold("build")
+    run, _ = pipeline(tmp_path, engine, build=0.05)
+    with pytest.raises(StageTimeout, match="'building_image' timed out after 0.05 s"):
+        asyncio.run(run.run(plan(8000)))
+    assert engine.cancelled == ["build"] and "run" not in engine.ops()
+
+
+def test_a_rollback_runs_the_recorded_image_without_clone_or_build(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.add(f"mist-app-{APP}:5")
+    run, report = pipeline(tmp_path, engine)
+    with listening_port() as port:
+        asyncio.run(run.run(plan(port, rollback_image=f"mist-app-{APP}:5")))
+    (request,) = [args[0] for op, args in engine.calls if op == "run"]
+    assert request.image == f"mist-app-{APP}:5" and "build" not in engine.ops()
+    assert report.stages[0] == "starting_new" and run.git.checkouts == []

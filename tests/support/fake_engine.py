@@ -1,0 +1,215 @@
+"""An in-memory `Engine` for the deploy logic's unit tests: it records every request and plays the
+outcomes a test scripts (a call that fails, a container that exits, a call that waits for the
+test), so rolling, recreate, stops and failures are tested in milliseconds without Docker.
+
+Containers answer on 127.0.0.1: a test that wants a health check to pass listens on the app's
+port there (`listening_port`), one that wants it to fail gives a port nobody listens on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+from mist.errors import BuildFailed, MistError
+from mist.runtime.engine import APP_LABEL, DEPLOYMENT_LABEL, image_repository
+from mist.runtime.requests import BuildRequest, ContainerRequest, ContainerState
+
+
+@dataclass
+class Gate:
+    """Holds a call until the test releases it; `reached` tells the test the call is waiting."""
+
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+        self.containers: dict[str, ContainerState] = {}
+        self.images: set[str] = set()
+        self.networks: dict[str, dict[str, str]] = {}
+        self.volumes: dict[str, dict[str, str]] = {}
+        self.build_lines: list[str] = ["Step 1/1 : FROM scratch", "Successfully built"]
+        self.exit_code: int | None = None  # set: each new container exits at once with this code
+        self.output: list[str] = []  # what `tail` and the logs answer
+        self.cancelled: list[str] = []  # calls a cancellation interrupted
+        self._failures: dict[str, MistError] = {}
+        self._gates: dict[str, Gate] = {}
+        self._ids = itertools.count(1)
+
+    # Scripting
+
+    def fail(self, op: str, error: MistError) -> None:
+        """The next call to `op` raises `error`."""
+        self._failures[op] = error
+
+    def hold(self, op: str) -> Gate:
+        """The next call to `op` waits until the test sets `gate.release`."""
+        gate = self._gates[op] = Gate()
+        return gate
+
+    def add_container(self, name: str, app_id: int, deployment_id: int, status: str = "running") -> ContainerState:
+        state = ContainerState(
+            id=f"c{next(self._ids)}", name=name, status=status, exit_code=0, ip_address="127.0.0.1",
+            labels={APP_LABEL: str(app_id), DEPLOYMENT_LABEL: str(deployment_id)}, restart_policy="unless-stopped",
+        )
+        self.containers[state.id] = state
+        return state
+
+    def ops(self) -> list[str]:
+        return [op for op, _ in self.calls]
+
+    async def _enter(self, op: str, *args: object) -> None:
+        self.calls.append((op, args))
+        gate = self._gates.pop(op, None)
+        if gate is not None:
+            gate.reached.set()
+            try:
+                await gate.release.wait()
+            except asyncio.CancelledError:
+                self.cancelled.append(op)
+                raise
+        if op in self._failures:
+            raise self._failures.pop(op)
+
+    # The Engine port
+
+    async def ping(self) -> None:
+        await self._enter("ping")
+
+    async def build(self, request: BuildRequest, on_line: Callable[[str], Awaitable[None]]) -> str:
+        await self._enter("build", request.tag)
+        for line in self.build_lines:
+            await on_line(line)
+        if not (request.context_dir / request.dockerfile).is_file():
+            raise BuildFailed(f"Failed to build Docker image: no {request.dockerfile}")
+        self.images.add(request.tag)
+        return f"sha256:{request.tag}"
+
+    async def image_id(self, ref: str) -> str:
+        await self._enter("image_id", ref)
+        return f"sha256:{ref}" if ref in self.images else ""
+
+    async def remove_image(self, ref: str) -> None:
+        await self._enter("remove_image", ref)
+        self.images.discard(ref)
+
+    async def remove_images(self, app_id: int) -> None:
+        await self._enter("remove_images", app_id)
+        self.images = {i for i in self.images if not i.startswith(f"{image_repository(app_id)}:")}
+
+    async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
+        await self._enter("ensure_network", name)
+        self.networks.setdefault(name, labels)
+
+    async def remove_network(self, name: str) -> None:
+        await self._enter("remove_network", name)
+        self.networks.pop(name, None)
+
+    async def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        await self._enter("ensure_volume", name)
+        self.volumes.setdefault(name, labels)
+
+    async def remove_volume(self, name: str) -> None:
+        await self._enter("remove_volume", name)
+        self.volumes.pop(name, None)
+
+    async def app_volumes(self, app_id: int) -> list[str]:
+        await self._enter("app_volumes", app_id)
+        return [name for name, labels in self.volumes.items() if labels.get(APP_LABEL) == str(app_id)]
+
+    async def run(self, request: ContainerRequest) -> ContainerState:
+        await self._enter("run", request)
+        exited = self.exit_code is not None
+        state = ContainerState(
+            id=f"c{next(self._ids)}", name=request.name, status="exited" if exited else "running",
+            exit_code=self.exit_code or 0, ip_address="" if exited else "127.0.0.1", labels=request.labels,
+            image=request.image, restart_policy=request.restart_policy,
+        )
+        self.containers[state.id] = state
+        return state
+
+    async def inspect(self, container_id: str) -> ContainerState | None:
+        await self._enter("inspect", container_id)
+        return self.containers.get(container_id)
+
+    async def app_containers(self, app_id: int) -> list[ContainerState]:
+        await self._enter("app_containers", app_id)
+        return [c for c in self.containers.values() if c.labels.get(APP_LABEL) == str(app_id)]
+
+    async def deployment_containers(self, deployment_id: int) -> list[ContainerState]:
+        await self._enter("deployment_containers", deployment_id)
+        return [c for c in self.containers.values() if c.labels.get(DEPLOYMENT_LABEL) == str(deployment_id)]
+
+    async def rename(self, container_id: str, name: str) -> None:
+        await self._enter("rename", container_id, name)
+        self.containers[container_id] = replace(self.containers[container_id], name=name)
+
+    async def start(self, container_id: str) -> None:
+        await self._enter("start", container_id)
+        self._set(container_id, status="running")
+
+    async def stop(self, container_id: str, timeout: int = 10) -> None:
+        await self._enter("stop", container_id, timeout)
+        self._set(container_id, status="exited")
+
+    async def restart(self, container_id: str, timeout: int = 10) -> None:
+        await self._enter("restart", container_id, timeout)
+        self._set(container_id, status="running")
+
+    async def remove(self, container_id: str, stop_timeout: int = 10) -> None:
+        await self._enter("remove", container_id, stop_timeout)
+        self.containers.pop(container_id, None)
+
+    async def set_restart_policy(self, container_id: str, policy: str) -> None:
+        await self._enter("set_restart_policy", container_id, policy)
+        self._set(container_id, restart_policy=policy)
+
+    async def update_resources(
+        self, container_id: str, cpu_limit: float | None, memory_limit: int | None, restart_policy: str
+    ) -> None:
+        await self._enter("update_resources", container_id, cpu_limit, memory_limit, restart_policy)
+        self._set(container_id, cpu_limit=cpu_limit, memory_limit=memory_limit, restart_policy=restart_policy)
+
+    async def logs(self, container_id: str, tail: int) -> list[str]:
+        await self._enter("logs", container_id, tail)
+        return self.output[-tail:] if container_id in self.containers else []
+
+    async def tail(self, container_id: str, lines: int = 20) -> list[str]:
+        await self._enter("tail", container_id)
+        return self.output[-lines:]
+
+    async def follow_logs(self, container_id: str, tail: int | str, since: float | None = None) -> AsyncIterator[str]:
+        await self._enter("follow_logs", container_id, tail, since)
+        for line in self.output if container_id in self.containers else []:
+            yield line
+
+    async def aclose(self) -> None:
+        pass
+
+    def _set(self, container_id: str, **changes: object) -> None:
+        if container_id in self.containers:
+            self.containers[container_id] = replace(self.containers[container_id], **changes)  # type: ignore[arg-type]
+
+
+@contextmanager
+def listening_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts connections (the kernel completes them from the backlog):
+    a container "answering" a port health check."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        yield server.getsockname()[1]
+
+
+def closed_port() -> int:
+    """A port nobody listens on: a container that never gets healthy."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
