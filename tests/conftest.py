@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -21,6 +21,7 @@ from support.server import MistServer
 from support.sshgit import SshGitServer
 
 from mist.config import Settings
+from mist.db.engine import Database
 from mist.server import create_app
 
 
@@ -68,6 +69,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'mist.db'}"
     return request.getfixturevalue("fresh_postgres_url")
+
+
+@pytest.fixture
+def migrated(database_url: str) -> Iterator[Callable[..., Database]]:
+    """`migrated(*rows)`: a migrated database of each kind holding `rows`, added in the order given
+    (the models declare no relationships to order the inserts by)."""
+    made: list[Database] = []
+
+    def make(*rows: object) -> Database:
+        database = Database(database_url)
+        database.migrate()
+        made.append(database)
+        with database.session() as session:
+            for row in rows:
+                session.add(row)
+                session.flush()
+        return database
+
+    yield make
+    for database in made:
+        database.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -67,19 +67,12 @@ class FakeGit:
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    with database.session() as s:
-        s.add(User(id=1, username="o", email="o@x", password_hash="x", role="owner"))
-        s.flush()
-        s.add(Project(id=1, name="p", owner_id=1))
-        s.flush()
-        # No explicit id: PostgreSQL's sequence must stay ahead of the rows, for the apps tests create.
-        s.add(App(project_id=1, name="web", app_type="web", port=8000, git_repository="https://x/r.git",
-                  webhook_secret="s3cret"))
-    yield database
-    database.dispose()
+def db(migrated: Callable[..., Database]) -> Database:
+    # The app has no explicit id: PostgreSQL's sequence must stay ahead of the rows, for the apps tests create.
+    return migrated(User(id=1, username="o", email="o@x", password_hash="x", role="owner"),
+                    Project(id=1, name="p", owner_id=1),
+                    App(project_id=1, name="web", app_type="web", port=8000, git_repository="https://x/r.git",
+                        webhook_secret="s3cret"))
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -11,11 +11,6 @@ from mist.db.models import User
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    with database.session() as s:
-        s.add(User(id=1, username="owner", email="owner@x", password_hash="x", role="owner"))
-        s.add(User(id=2, username="bob", email="bob@x", password_hash="x", role="user"))
-    yield database
-    database.dispose()
+def db(migrated: Callable[..., Database]) -> Database:
+    return migrated(User(id=1, username="owner", email="owner@x", password_hash="x", role="owner"),
+                    User(id=2, username="bob", email="bob@x", password_hash="x", role="user"))
