@@ -443,46 +443,43 @@ class Apps:
         self.cleanup = cleanup
         self.git = git
 
-    async def _call(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.to_thread(self.db.call, fn, *args)
-
     async def create(self, user: User, fields: dict[str, Any], env: list[EnvInput]) -> App:
-        return await self._call(create, user, fields, env, self.box)
+        return await self.db.run(create, user, fields, env, self.box)
 
     async def get(self, user: User, app_id: int) -> App:
-        return await self._call(app_for, user, app_id)
+        return await self.db.run(app_for, user, app_id)
 
     async def list_for_project(self, user: User, project_id: int) -> list[App]:
-        return await self._call(list_for_project, user, project_id)
+        return await self.db.run(list_for_project, user, project_id)
 
     async def update(
         self, user: User, app_id: int, fields: dict[str, Any], env: list[EnvInput] | None,
     ) -> tuple[App, str, list[str]]:
-        return await self._call(update, user, app_id, fields, env, self.box)
+        return await self.db.run(update, user, app_id, fields, env, self.box)
 
     async def delete(self, user: User, app_id: int, volumes: bool) -> None:
-        removed = await self._call(delete, user, app_id, volumes)
+        removed = await self.db.run(delete, user, app_id, volumes)
         await self.cleanup.remove(removed)
 
     async def deploy_key(self, user: User, app_id: int, rotate: bool, forget_host_keys: bool) -> str:
         """The public half of the app's deploy key; forgetting the pinned host keys lets the next
         clone trust the server's new ones (after a legitimate change of its keys)."""
-        app = await self._call(deploy_key, user, app_id, rotate, self.box)
+        app = await self.db.run(deploy_key, user, app_id, rotate, self.box)
         if forget_host_keys:
             await asyncio.to_thread(self.git.forget_host_keys, app.id)
         return app.deploy_key_public
 
     async def add_env(self, user: User, app_id: int, item: EnvInput) -> tuple[EnvVar, str]:
-        return await self._call(add_env, user, app_id, item)
+        return await self.db.run(add_env, user, app_id, item)
 
     async def list_env(self, user: User, app_id: int) -> list[EnvVar]:
-        return await self._call(list_env, user, app_id)
+        return await self.db.run(list_env, user, app_id)
 
     async def change_env(self, user: User, env_id: int, fields: dict[str, Any]) -> tuple[EnvVar, str]:
-        return await self._call(change_env, user, env_id, fields)
+        return await self.db.run(change_env, user, env_id, fields)
 
     async def remove_env(self, user: User, env_id: int) -> str:
-        return await self._call(remove_env, user, env_id)
+        return await self.db.run(remove_env, user, env_id)
 
     async def webhook_secret(self, user: User, app_id: int, rotate: bool) -> str:
-        return await self._call(webhook_secret, user, app_id, rotate)
+        return await self.db.run(webhook_secret, user, app_id, rotate)

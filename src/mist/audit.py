@@ -7,7 +7,6 @@ webhook) get entries of their own.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -55,7 +54,7 @@ class Audit:
         self.db = db
 
     async def record(self, actor: User | None, action: str, target: str = "", ip: str = "", **details: Any) -> None:
-        await asyncio.to_thread(self.db.call, record, actor, action, target, ip, **details)
+        await self.db.run(record, actor, action, target, ip, **details)
 
     async def page(self, limit: int, offset: int) -> tuple[list[AuditLog], int]:
-        return await asyncio.to_thread(self.db.call, page, limit, offset)
+        return await self.db.run(page, limit, offset)

@@ -8,7 +8,6 @@ current limits and restart policy, which is what `actionRequired: "restart"` pro
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,6 +20,7 @@ from mist.auth.permissions import app_for
 from mist.config import Settings
 from mist.db.engine import Database
 from mist.db.models import App, Deployment, User
+from mist.deploy import store
 from mist.deploy.health import HealthCheck, probe
 from mist.deploy.logs import Redactor
 from mist.deploy.plan import Runtime
@@ -61,10 +61,6 @@ class Target:
         return self.require_container()
 
 
-def _active(session, app: App) -> Deployment | None:
-    return session.scalar(select(Deployment).where(Deployment.app_id == app.id, Deployment.is_active.is_(True)))
-
-
 def _secrets(app: App, active: Deployment | None) -> tuple[str, ...]:
     """What the app's logs must not show: its secret values now, and those its container started with."""
     snapshot_secrets = Runtime.from_json(active.snapshot).secrets if active and active.snapshot else ()
@@ -73,14 +69,14 @@ def _secrets(app: App, active: Deployment | None) -> tuple[str, ...]:
 
 def _running(session, app_id: int) -> Running:
     app = session.get(App, app_id)
-    active = _active(session, app) if app is not None else None
+    active = store.active(session, app_id) if app is not None else None
     return Running(container_id=active.container_id if active else "",
                    secrets=_secrets(app, active) if app is not None else ())
 
 
 def _target(session, user: User, app_id: int, settings: Settings) -> Target:
     app: App = app_for(session, user, app_id)
-    active = _active(session, app)
+    active = store.active(session, app.id)
     deploying = session.scalar(
         select(Deployment.id).where(Deployment.app_id == app.id, Deployment.status == DEPLOYING)
     )
@@ -114,10 +110,10 @@ class Containers:
         self.feeds = Feeds(engine, self._running)
 
     async def _running(self, app_id: int) -> Running:
-        return await asyncio.to_thread(self.db.call, _running, app_id)
+        return await self.db.run(_running, app_id)
 
     async def target(self, user: User, app_id: int) -> Target:
-        return await asyncio.to_thread(self.db.call, _target, user, app_id, self.settings)
+        return await self.db.run(_target, user, app_id, self.settings)
 
     async def stop(self, user: User, app_id: int) -> dict:
         target = await self.target(user, app_id)

@@ -7,7 +7,6 @@ cookies of everyone signed in there, since cookies are shared across ports.
 
 from __future__ import annotations
 
-import asyncio
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -65,14 +64,14 @@ class Domains:
         self.reserved = reserved
 
     async def add(self, user: User, app_id: int, name: str) -> Domain:
-        domain = await asyncio.to_thread(self.db.call, add, user, app_id, name, self.public_host, self.reserved)
+        domain = await self.db.run(add, user, app_id, name, self.public_host, self.reserved)
         await self.router.refresh()
         return domain
 
     async def list_for(self, user: User, app_id: int) -> list[Domain]:
-        return await asyncio.to_thread(self.db.call, list_for, user, app_id)
+        return await self.db.run(list_for, user, app_id)
 
     async def delete(self, user: User, domain_id: int) -> Domain:
-        domain = await asyncio.to_thread(self.db.call, delete, user, domain_id)
+        domain = await self.db.run(delete, user, domain_id)
         await self.router.refresh()
         return domain

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from mist.deploy.events import message
+from mist.deploy.events import Mailbox, message
 from mist.deploy.logs import Redactor
 from mist.errors import MistError
 from mist.lines import CONTINUED
@@ -58,25 +58,16 @@ def log_message(line: str, redact: Redactor, stamp: str) -> tuple[str, str]:
     return stamp, json.dumps(message("log", {"timestamp": stamp, "line": redact(line)}))
 
 
-class Follower:
+class Follower(Mailbox[Item]):
     """One watcher's place in a feed."""
 
     def __init__(self, feed: Feed) -> None:
+        super().__init__(MAX_BACKLOG)
         self.feed = feed
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(MAX_BACKLOG)
-        self.overflowed = False
-
-    def offer(self, item: Item) -> None:
-        if self.overflowed:
-            return
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self.overflowed = True
 
     async def items(self) -> AsyncIterator[Item]:
         while True:
-            item = await self.queue.get()
+            item = await self.get()
             if self.overflowed:
                 raise FellBehind("too far behind the container's log; reconnect to resume")
             if item.error is not None:

@@ -42,7 +42,7 @@ class Housekeeping:
             self._task = None
 
     async def run_once(self) -> tuple[int, int]:
-        purged = await asyncio.to_thread(self.db.call, sweep, utcnow(), self.audit_retention)
+        purged = await self.db.run(sweep, utcnow(), self.audit_retention)
         if any(purged):
             log.info("housekeeping: purged %d expired sessions and %d old audit entries", *purged)
         return purged

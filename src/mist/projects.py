@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -74,18 +73,18 @@ class Projects:
         self.cleanup = cleanup
 
     async def create(self, user: User, name: str, description: str) -> Project:
-        return await asyncio.to_thread(self.db.call, create, user, name, description)
+        return await self.db.run(create, user, name, description)
 
     async def list_for(self, user: User) -> list[Project]:
-        return await asyncio.to_thread(self.db.call, list_for, user)
+        return await self.db.run(list_for, user)
 
     async def get(self, user: User, project_id: int) -> Project:
-        return await asyncio.to_thread(self.db.call, project_for, user, project_id)
+        return await self.db.run(project_for, user, project_id)
 
     async def update_members(self, user: User, project_id: int, user_ids: list[int]) -> Project:
-        return await asyncio.to_thread(self.db.call, update_members, user, project_id, user_ids)
+        return await self.db.run(update_members, user, project_id, user_ids)
 
     async def delete(self, user: User, project_id: int) -> None:
-        removed = await asyncio.to_thread(self.db.call, delete, user, project_id)
+        removed = await self.db.run(delete, user, project_id)
         await self.cleanup.remove(removed)
         await self.cleanup.remove_network(project_id)

@@ -12,7 +12,6 @@ reaches the engine. Mounts change with the next deployment.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import re
@@ -195,16 +194,16 @@ class Volumes:
     async def create(
         self, user: User, app_id: int, name: str, container_path: str, host_path: str, read_only: bool,
     ) -> Volume:
-        return await asyncio.to_thread(
-            self.db.call, create, user, app_id, name, container_path, host_path, read_only, self.data_dir, self.roots,
+        return await self.db.run(
+            create, user, app_id, name, container_path, host_path, read_only, self.data_dir, self.roots,
         )
 
     async def list_for(self, user: User, app_id: int) -> list[Volume]:
-        return await asyncio.to_thread(self.db.call, list_for, user, app_id)
+        return await self.db.run(list_for, user, app_id)
 
     async def delete(self, user: User, volume_id: int, remove_data: bool) -> None:
-        volume = await asyncio.to_thread(self.db.call, deletable, user, volume_id)
+        volume = await self.db.run(deletable, user, volume_id)
         if remove_data and not volume.host_path:
             # Data first: if the engine refuses (the volume is mounted), nothing has changed.
             await self.cleanup.remove_volume(docker_name(volume))
-        await asyncio.to_thread(self.db.call, delete, user, volume_id)
+        await self.db.run(delete, user, volume_id)

@@ -12,7 +12,6 @@ commit (an ancestor of it, per the app's git mirror), does not deploy either.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -125,7 +124,7 @@ _DEPLOYED = (*SUCCEEDED, PENDING, *RUNNING)
 
 async def receive(db: Database, git: GitRepos, app_id: int, event: Event, body: bytes) -> Outcome:
     """Called after `verify`."""
-    outcome, push = await asyncio.to_thread(db.call, _read, app_id, event, body)
+    outcome, push = await db.run(_read, app_id, event, body)
     if push is None:
         return outcome
     if push.active_commit and await git.is_ancestor(app_id, push.commit, push.active_commit):
@@ -133,7 +132,7 @@ async def receive(db: Database, git: GitRepos, app_id: int, event: Event, body: 
             f"skipped: commit {push.commit[:7]} is older than the active deployment's commit "
             f"{push.active_commit[:7]}", replay=True,
         )
-    return await asyncio.to_thread(db.call, _accept, app_id, event, push)
+    return await db.run(_accept, app_id, event, push)
 
 
 def _read(session: Session, app_id: int, event: Event, body: bytes) -> tuple[Outcome, _Push | None]:
@@ -163,11 +162,9 @@ def _read(session: Session, app_id: int, event: Event, body: bytes) -> tuple[Out
         return Outcome("skipped: this event was delivered before"), None
     if replayed := _already_deployed(session, app.id, commit):
         return replayed, None
-    active = session.scalar(
-        select(Deployment.commit_hash).where(Deployment.app_id == app.id, Deployment.is_active.is_(True))
-    )
+    active = store.active(session, app.id)
     subject = message.strip().splitlines()[0] if message.strip() else ""
-    return Outcome(""), _Push(commit, subject, active or "")
+    return Outcome(""), _Push(commit, subject, active.commit_hash if active else "")
 
 
 def _accept(session: Session, app_id: int, event: Event, push: _Push) -> Outcome:
@@ -226,7 +223,7 @@ class Webhooks:
 
     async def receive(self, app_id: int, event: Event, headers: dict[str, str], body: bytes) -> Outcome:
         """Raises NotAuthenticated when the signature is missing or wrong, before reading the payload."""
-        verify(event, headers, body, await asyncio.to_thread(self.db.call, secret_of, app_id))
+        verify(event, headers, body, await self.db.run(secret_of, app_id))
         outcome = await receive(self.db, self.git, app_id, event, body)
         if outcome.deployment is not None:
             self.workers.notify()

@@ -48,6 +48,19 @@ def deploy(owner: MistClient, git: GitServer, name: str, dockerfile: str, **fiel
     return app, deployment
 
 
+def deployed(owner: MistClient, git: GitServer, name: str, dockerfile: str) -> dict:
+    """An app whose first deployment succeeded."""
+    app, deployment = deploy(owner, git, name, dockerfile)
+    assert owner.wait_final(app["id"], deployment["id"])["status"] == "success", owner.logs(deployment["id"])
+    return app
+
+
+@pytest.fixture
+def server_factory(engine_server_factory: Callable[..., MistServer]) -> Callable[..., MistServer]:
+    """These attacks need the engine: the `server` and `owner` fixtures run on it here."""
+    return engine_server_factory
+
+
 def cookie(client: MistClient) -> dict[str, str]:
     return {"Cookie": f"mist_session={client.http.cookies['mist_session']}"}
 
@@ -113,51 +126,41 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> 
 
 
 def test_twenty_container_log_watchers_do_not_starve_the_server(
-    engine_server_factory, images: dict[str, str], git_server: GitServer  # noqa: ANN001
+    server: MistServer, owner: MistClient, images: dict[str, str], git_server: GitServer
 ) -> None:
-    server = engine_server_factory()
-    with httpx.Client(base_url=server.url, timeout=120) as http:
-        owner = MistClient(http)
-        owner.signup()
-        chatty, first = deploy(owner, git_server, "chatty", CHATTY)
-        assert owner.wait_final(chatty["id"], first["id"])["status"] == "success", owner.logs(first["id"])
+    chatty = deployed(owner, git_server, "chatty", CHATTY)
 
-        url = f"{server.ws_url}/ws/container/logs?appId={chatty['id']}&tail=5"
-        with watchers([url] * 20, cookie(owner)) as open_:
-            wait_for(lambda: all(any("chatty-" in line for line in w.lines()) for w in open_),
-                     "every watcher to get lines")
-            # Each watcher used to pin one of the loop's 6 default-pool threads for good.
-            answers(server, owner, chatty["id"])
-            other, deployment = deploy(owner, git_server, "other", QUIET)
-            assert owner.wait_final(other["id"], deployment["id"], timeout=180)["status"] == "success"
-            answers(server, owner, other["id"])
-            assert all(w.error is None for w in open_), [w.error for w in open_]
+    url = f"{server.ws_url}/ws/container/logs?appId={chatty['id']}&tail=5"
+    with watchers([url] * 20, cookie(owner)) as open_:
+        wait_for(lambda: all(any("chatty-" in line for line in w.lines()) for w in open_),
+                 "every watcher to get lines")
+        # Each watcher used to pin one of the loop's 6 default-pool threads for good.
+        answers(server, owner, chatty["id"])
+        other, deployment = deploy(owner, git_server, "other", QUIET)
+        assert owner.wait_final(other["id"], deployment["id"], timeout=180)["status"] == "success"
+        answers(server, owner, other["id"])
+        assert all(w.error is None for w in open_), [w.error for w in open_]
 
 
 def test_a_line_without_end_is_streamed_in_capped_pieces_and_the_server_stays_responsive(
-    engine_server_factory, images: dict[str, str], git_server: GitServer  # noqa: ANN001
+    server: MistServer, owner: MistClient, images: dict[str, str], git_server: GitServer
 ) -> None:
-    server = engine_server_factory()
-    with httpx.Client(base_url=server.url, timeout=120) as http:
-        owner = MistClient(http)
-        owner.signup()
-        app, deployment = deploy(owner, git_server, "endless", ENDLESS_LINE)
-        assert owner.wait_final(app["id"], deployment["id"])["status"] == "success", owner.logs(deployment["id"])
+    app = deployed(owner, git_server, "endless", ENDLESS_LINE)
 
-        url = f"{server.ws_url}/ws/container/logs?appId={app['id']}&tail=10000"
-        with watchers([url], cookie(owner)) as (watcher,):
-            while not any("after-the-long-line" in line for line in watcher.lines()):
-                answers(server, owner, app["id"])  # while the 50 MiB go through
-                assert watcher.is_alive(), watcher.error
-                time.sleep(0.5)
-        lines = watcher.lines()
-        assert all(len(line.removeprefix(CONTINUED).encode()) <= MAX_LINE_BYTES for line in lines)
-        assert sum(line.count("a") for line in lines if "after-the-long-line" not in line) == 50 * 1024 * 1024
-        assert sum(line.startswith(CONTINUED) for line in lines) >= 50 * 1024 * 1024 // MAX_LINE_BYTES - 1
+    url = f"{server.ws_url}/ws/container/logs?appId={app['id']}&tail=10000"
+    with watchers([url], cookie(owner)) as (watcher,):
+        while not any("after-the-long-line" in line for line in watcher.lines()):
+            answers(server, owner, app["id"])  # while the 50 MiB go through
+            assert watcher.is_alive(), watcher.error
+            time.sleep(0.5)
+    lines = watcher.lines()
+    assert all(len(line.removeprefix(CONTINUED).encode()) <= MAX_LINE_BYTES for line in lines)
+    assert sum(line.count("a") for line in lines if "after-the-long-line" not in line) == 50 * 1024 * 1024
+    assert sum(line.startswith(CONTINUED) for line in lines) >= 50 * 1024 * 1024 // MAX_LINE_BYTES - 1
 
 
 def test_build_lines_arrive_whole_and_in_order_whatever_the_engine_cuts(
-    engine_server_factory, images: dict[str, str], git_server: GitServer  # noqa: ANN001
+    server: MistServer, owner: MistClient, images: dict[str, str], git_server: GitServer
 ) -> None:
     padding = "padding-" * 12
     dockerfile = (
@@ -167,36 +170,31 @@ def test_build_lines_arrive_whole_and_in_order_whatever_the_engine_cuts(
         'CMD ["sleep", "3600"]\n'
     )
     expected = [f"mist-line-{n} {padding}" for n in range(1, 3001)]
-    server = engine_server_factory()
-    with httpx.Client(base_url=server.url, timeout=120) as http:
-        owner = MistClient(http)
-        owner.signup()
-        app, deployment = deploy(owner, git_server, "printer", dockerfile)
-        url = f"{server.ws_url}/ws/deployment/logs?deploymentId={deployment['id']}"
-        with watchers([url], cookie(owner)) as (watcher,):
-            assert owner.wait_final(app["id"], deployment["id"])["status"] == "success", owner.logs(deployment["id"])
-            wait_for(lambda: not watcher.is_alive(), "the socket to close after the final status")
-        stored = owner.logs(deployment["id"]).splitlines()
-        assert [line for line in stored if line.startswith("mist-line-")] == expected
-        assert [line for line in watcher.lines() if line.startswith("mist-line-")] == expected
+    app, deployment = deploy(owner, git_server, "printer", dockerfile)
+    url = f"{server.ws_url}/ws/deployment/logs?deploymentId={deployment['id']}"
+    with watchers([url], cookie(owner)) as (watcher,):
+        assert owner.wait_final(app["id"], deployment["id"])["status"] == "success", owner.logs(deployment["id"])
+        wait_for(lambda: not watcher.is_alive(), "the socket to close after the final status")
+    stored = owner.logs(deployment["id"]).splitlines()
+    assert [line for line in stored if line.startswith("mist-line-")] == expected
+    assert [line for line in watcher.lines() if line.startswith("mist-line-")] == expected
 
 
 def test_a_build_log_is_capped_in_line_and_in_size_and_says_what_was_cut(
-    engine_server_factory, images: dict[str, str], git_server: GitServer  # noqa: ANN001
+    server_factory: Callable[..., MistServer], images: dict[str, str], git_server: GitServer
 ) -> None:
     dockerfile = (
         "FROM mist-test/busybox:1\n"
         f"RUN echo nonce-{uuid.uuid4().hex}; head -c 5242880 /dev/zero | tr '\\0' b; echo; echo end-of-build-output\n"
         'CMD ["sleep", "3600"]\n'
     )
-    server = engine_server_factory(log_max_mb="1")
+    server = server_factory(log_max_mb="1")
     with httpx.Client(base_url=server.url, timeout=120) as http:
         owner = MistClient(http)
         owner.signup()
-        app, deployment = deploy(owner, git_server, "flood", dockerfile)
-        assert owner.wait_final(app["id"], deployment["id"])["status"] == "success", owner.logs(deployment["id"])
+        app = deployed(owner, git_server, "flood", dockerfile)
         answers(server, owner, app["id"])
-        response = http.get(f"/api/deployment/logs/{deployment['id']}")
+        response = http.get(f"/api/deployment/logs/{owner.deployments(app['id'])[0]['id']}")
         assert response.headers["content-type"] == "text/plain; charset=utf-8"
         stored = response.text.splitlines()
     assert len(response.content) < 1024 * 1024 + 1024
@@ -208,23 +206,19 @@ def test_a_build_log_is_capped_in_line_and_in_size_and_says_what_was_cut(
 
 
 def test_a_secret_in_a_build_error_is_redacted_from_error_message(
-    engine_server_factory, images: dict[str, str], git_server: GitServer  # noqa: ANN001
+    server: MistServer, owner: MistClient, images: dict[str, str], git_server: GitServer
 ) -> None:
     token = f"tok-{uuid.uuid4().hex}"
     # The builder expands the build arg into its own error: "stat tok-...: file does not exist".
     dockerfile = "FROM mist-test/busybox:1\nARG TOKEN\nCOPY $TOKEN /x\n"
-    server = engine_server_factory()
-    with httpx.Client(base_url=server.url, timeout=120) as http:
-        owner = MistClient(http)
-        owner.signup()
-        app, deployment = deploy(owner, git_server, "leaky", dockerfile, envVars=[
-            {"key": "TOKEN", "value": token, "secret": True, "buildTime": True},
-        ])
-        final = owner.wait_final(app["id"], deployment["id"])
-        assert final["status"] == "failed"
-        assert "********" in final["error_message"] and token not in json.dumps(final)
-        url = f"{server.ws_url}/ws/deployment/logs?deploymentId={deployment['id']}"
-        with watchers([url], cookie(owner)) as (watcher,):
-            wait_for(lambda: not watcher.is_alive(), "the socket to close")
-        assert token not in json.dumps(watcher.messages)
-        assert token not in owner.logs(deployment["id"])
+    app, deployment = deploy(owner, git_server, "leaky", dockerfile, envVars=[
+        {"key": "TOKEN", "value": token, "secret": True, "buildTime": True},
+    ])
+    final = owner.wait_final(app["id"], deployment["id"])
+    assert final["status"] == "failed"
+    assert "********" in final["error_message"] and token not in json.dumps(final)
+    url = f"{server.ws_url}/ws/deployment/logs?deploymentId={deployment['id']}"
+    with watchers([url], cookie(owner)) as (watcher,):
+        wait_for(lambda: not watcher.is_alive(), "the socket to close")
+    assert token not in json.dumps(watcher.messages)
+    assert token not in owner.logs(deployment["id"])

@@ -112,7 +112,7 @@ class AccessWatch:
         while self._watched:
             await asyncio.sleep(self.interval)
             try:
-                lost = await asyncio.to_thread(self.db.call, _lost, list(self._watched))
+                lost = await self.db.run(_lost, list(self._watched))
             except Exception:  # noqa: BLE001 - a database hiccup must not end the watch for good
                 log.exception("checking the access of open WebSockets failed; trying again")
                 continue

@@ -6,7 +6,6 @@ exception is logged with the request it broke and answered with a 500 that names
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from fastapi import FastAPI, Request
@@ -83,11 +82,7 @@ async def _unreachable_ref(request: Request, exc: RequestValidationError) -> Not
     if not named:
         return None
 
-    def check() -> NotFound | None:
-        with request.app.state.services.db.session() as session:
-            return refs.unreachable(session, user, named)
-
-    return await asyncio.to_thread(check)
+    return await request.app.state.services.db.run(refs.unreachable, user, named)
 
 
 def install(app: FastAPI) -> None:

@@ -10,7 +10,8 @@ neither header and are unaffected.
 `OriginGuard` refuses unsafe requests from another site (403) unless a bearer token authenticates them
 (a page cannot set `Authorization` on another site without a CORS preflight, which Mist never grants),
 and refuses the bodies an HTML form can post without a preflight on the API (415): every API route
-takes JSON or nothing. The webhook endpoint is left alone: git hosts post there, signed.
+takes JSON or nothing. It refuses WebSocket handshakes from another site too (403), before any
+endpoint runs. The webhook endpoint is left alone: git hosts post there, signed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from mist.api.bodylimit import WEBHOOKS
 from mist.api.errors import error_body
@@ -78,8 +80,17 @@ def refusal(method: str, path: str, headers: Headers, public_url: str) -> tuple[
     return None
 
 
+def websocket_refusal(headers: Headers, public_url: str) -> str | None:
+    """Why to refuse a WebSocket handshake, or None. Browsers send `Origin` on every handshake;
+    clients that send none (the CLI, tokens) are not browsers and pass."""
+    origin = headers.get("origin")
+    if origin is not None and not same_origin(origin, headers.get("host", ""), public_url):
+        return "cross-site WebSocket refused: its Origin is not this Mist (see MIST_PUBLIC_URL)"
+    return None
+
+
 class OriginGuard:
-    """Pure ASGI middleware (streaming responses and WebSockets pass through untouched)."""
+    """Pure ASGI middleware (streaming responses and accepted WebSockets pass through untouched)."""
 
     def __init__(self, app: ASGIApp, public_url: str = "") -> None:
         self.app = app
@@ -91,4 +102,9 @@ class OriginGuard:
             if refused is not None:
                 status, reason = refused
                 return await JSONResponse(error_body(reason), status_code=status)(scope, receive, send)
+        elif scope["type"] == "websocket":
+            reason = websocket_refusal(Headers(scope=scope), self.public_url)
+            if reason is not None:
+                denial = JSONResponse(error_body(reason), status_code=403)
+                return await WebSocket(scope, receive, send).send_denial_response(denial)
         await self.app(scope, receive, send)

@@ -56,7 +56,7 @@ def _as_id(value: Any) -> int | None:
     return value if 1 <= value <= MAX_ID else None
 
 
-def _text_id(text: str | None) -> int | None:
+def text_id(text: str | None) -> int | None:
     """Query and path values are text: there, up to MAX_ID's digits are the well-formed id."""
     if not text or len(text) > len(str(MAX_ID)) or not (text.isascii() and text.isdigit()):
         return None
@@ -69,7 +69,7 @@ def named(route: APIRoute, path: dict[str, Any], query: dict[str, Any], body: An
     for params, values in ((dependant.path_params, path), (dependant.query_params, query)):
         for param in params:
             ref = _marker(param.field_info.metadata)
-            if ref and (value := _text_id(values.get(param.alias))) is not None:
+            if ref and (value := text_id(values.get(param.alias))) is not None:
                 yield ref.kind, value
     if not isinstance(body, dict):
         return

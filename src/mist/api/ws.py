@@ -13,9 +13,10 @@ each new line and every status change from the event bus, an `error` message on 
 connection closes after the final status. Lines carry `seq` (their index in the log) so nothing is
 sent twice between the replay and the live stream.
 
-Both refuse a handshake whose `Origin` (sent by browsers only) is not Mist's own (403): a page on
-another site cannot watch with the visitor's cookie. Both close (1008) within seconds once the
-caller loses access: signed out, disabled, deleted, token revoked or removed from the project.
+A handshake whose `Origin` (sent by browsers only) is not Mist's own never reaches them: OriginGuard
+refuses it (403), so a page on another site cannot watch with the visitor's cookie. Both close
+(1008) within seconds once the caller loses access: signed out, disabled, deleted, token revoked or
+removed from the project.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ from sqlalchemy.orm import Session
 
 from mist.api import access
 from mist.api.errors import error_body, status_of
-from mist.api.origin import same_origin
 from mist.api.pacer import Pacer
-from mist.api.refs import MAX_ID
+from mist.api.refs import text_id
 from mist.auth.permissions import app_for, deployment_for
 from mist.auth.principal import identify
 from mist.auth.sessions import COOKIE_NAME
@@ -70,8 +70,7 @@ def _handshakes(websocket: WebSocket) -> asyncio.Semaphore:
 
 
 def _stream_id(websocket: WebSocket, id_param: str) -> int | None:
-    raw = websocket.query_params.get(id_param, "")
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_ID else None
+    return text_id(websocket.query_params.get(id_param))
 
 
 def _admit(session: Session, cookie: str | None, authorization: str | None, stream_id: int | None,
@@ -88,16 +87,11 @@ async def _caller(websocket: WebSocket, svc: Services, id_param: str,
                   check: Callable[[Session, User, int], T] | None = None) -> tuple[User, int, T | None] | None:
     """The signed-in user (any token scope may watch), the id the stream is for and what `check`
     found; None once the connection was refused with the reason."""
-    origin = websocket.headers.get("origin")
-    if origin is not None and not same_origin(origin, websocket.headers.get("host", ""), svc.settings.public_url):
-        await _deny(websocket, 403, "cross-site WebSocket refused: its Origin is not this Mist (see MIST_PUBLIC_URL)")
-        return None
     stream_id = _stream_id(websocket, id_param)
     try:
         async with _handshakes(websocket):
-            user, found = await asyncio.to_thread(
-                svc.db.call, _admit, websocket.cookies.get(COOKIE_NAME), websocket.headers.get("authorization"),
-                stream_id, check,
+            user, found = await svc.db.run(
+                _admit, websocket.cookies.get(COOKIE_NAME), websocket.headers.get("authorization"), stream_id, check,
             )
     except MistError as exc:
         await _deny(websocket, status_of(exc), exc.message)

@@ -3,7 +3,6 @@ Owns writes to `api_tokens`; only a hash of each token is stored, and it is show
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 from datetime import datetime, timezone
@@ -79,10 +78,10 @@ class Tokens:
         self.db = db
 
     async def create(self, user: User, name: str, scope: str, expires_at: datetime | None) -> tuple[ApiToken, str]:
-        return await asyncio.to_thread(self.db.call, create, user, name, scope, expires_at)
+        return await self.db.run(create, user, name, scope, expires_at)
 
     async def list_for(self, user: User) -> list[ApiToken]:
-        return await asyncio.to_thread(self.db.call, list_for, user)
+        return await self.db.run(list_for, user)
 
     async def delete(self, user: User, token_id: int) -> ApiToken:
-        return await asyncio.to_thread(self.db.call, delete, user, token_id)
+        return await self.db.run(delete, user, token_id)

@@ -7,9 +7,7 @@ transaction stays open while argon2 runs.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -82,7 +80,7 @@ def by_email(session: Session, email: str) -> User | None:
 async def authenticate(db: Database, email: str, password: str) -> User:
     """The user with this e-mail and password. A disabled account gets the very answer a wrong
     password gets, after the same work, so the answer tells nothing about the account."""
-    user = await asyncio.to_thread(db.call, by_email, email)
+    user = await db.run(by_email, email)
     if not await verify_password(user.password_hash if user else None, password) or user.disabled:
         raise NotAuthenticated("wrong e-mail or password")
     return user
@@ -94,7 +92,7 @@ async def change_password(db: Database, user: User, current: str, new: str, keep
     if not await verify_password(user.password_hash, current):
         raise InvalidInput("current: this is not your current password")
     new_hash = await hash_password(new)
-    await asyncio.to_thread(db.call, _set_password, user.id, new_hash, keep_session)
+    await db.run(_set_password, user.id, new_hash, keep_session)
 
 
 def _set_password(session: Session, user_id: int, password_hash: str, keep_session: str | None) -> None:
@@ -189,42 +187,39 @@ class Users:
         self.db = db
         self.session_ttl = session_ttl
 
-    async def _call(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.to_thread(self.db.call, fn, *args)
-
     async def signup(self, username: str, email: str, password: str) -> tuple[User, str]:
         """The owner's account and a session token for it; only while Mist has no owner."""
-        await self._call(ensure_signup_open)
+        await self.db.run(ensure_signup_open)
         password_hash = await hash_password(password)
-        return await self._call(_signup, username, email, password_hash, self.session_ttl)
+        return await self.db.run(_signup, username, email, password_hash, self.session_ttl)
 
     async def login(self, email: str, password: str) -> tuple[User, str]:
         """The user and a new session token; NotAuthenticated when the pair is wrong."""
         user = await authenticate(self.db, email, password)
-        return user, await self._call(sessions.open_session, user, self.session_ttl)
+        return user, await self.db.run(sessions.open_session, user, self.session_ttl)
 
     async def change_password(self, user: User, current: str, new: str, keep_session: str | None) -> None:
         await change_password(self.db, user, current, new, keep_session)
 
     async def logout(self, session_token: str | None) -> None:
-        await self._call(sessions.revoke, session_token)
+        await self.db.run(sessions.revoke, session_token)
 
     async def create(self, actor: User, username: str, email: str, password: str, role: str) -> User:
         if not is_admin(actor):  # before hashing: a refused request costs no argon2
             raise PermissionDenied("only the owner and admins can create users")
         password_hash = await hash_password(password)
-        return await self._call(create_user, actor, username, email, password_hash, role)
+        return await self.db.run(create_user, actor, username, email, password_hash, role)
 
     async def list_for(self, actor: User) -> list[User]:
         if not is_admin(actor):
             raise PermissionDenied("only the owner and admins can list users")
-        return await self._call(list_users)
+        return await self.db.run(list_users)
 
     async def update(self, actor: User, user_id: int, role: str | None, disabled: bool | None) -> User:
-        return await self._call(update_user, actor, user_id, role, disabled)
+        return await self.db.run(update_user, actor, user_id, role, disabled)
 
     async def delete(self, actor: User, user_id: int) -> User:
-        return await self._call(delete_user, actor, user_id)
+        return await self.db.run(delete_user, actor, user_id)
 
     async def revoke_sessions(self, actor: User, user_id: int) -> User:
-        return await self._call(revoke_sessions, actor, user_id)
+        return await self.db.run(revoke_sessions, actor, user_id)

@@ -3,6 +3,7 @@ migrating), the default; or PostgreSQL through psycopg, for several Mist process
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,9 +128,13 @@ class Database:
             yield session
 
     def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
-        """Run `fn(session, ...)` in one transaction; handy with asyncio.to_thread."""
+        """Run `fn(session, ...)` in one transaction, in the calling thread."""
         with self.session() as session:
             return fn(session, *args, **kwargs)
+
+    async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """`call` in a thread: the one place the event loop's code waits for the database."""
+        return await asyncio.to_thread(self.call, fn, *args, **kwargs)
 
     def dispose(self) -> None:
         self.engine.dispose()

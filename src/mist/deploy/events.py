@@ -11,7 +11,9 @@ import asyncio
 import json
 from collections import defaultdict
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 MAX_BACKLOG = 10_000
 
@@ -42,23 +44,31 @@ class Published:
         return self._text
 
 
-class Subscription:
-    def __init__(self, bus: EventBus, deployment_id: int) -> None:
-        self.bus = bus
-        self.deployment_id = deployment_id
-        self.queue: asyncio.Queue[Published] = asyncio.Queue(MAX_BACKLOG)
+class Mailbox(Generic[T]):
+    """One watcher's queue: the publisher never waits for it, and a watcher too slow to keep up is
+    marked overflowed (and then cut off by its reader) rather than letting the queue grow."""
+
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[T] = asyncio.Queue(size)
         self.overflowed = False
 
-    def offer(self, event: Published) -> None:
+    def offer(self, item: T) -> None:
         if self.overflowed:
             return
         try:
-            self.queue.put_nowait(event)
+            self.queue.put_nowait(item)
         except asyncio.QueueFull:
             self.overflowed = True
 
-    async def get(self) -> Published:
+    async def get(self) -> T:
         return await self.queue.get()
+
+
+class Subscription(Mailbox[Published]):
+    def __init__(self, bus: EventBus, deployment_id: int) -> None:
+        super().__init__(MAX_BACKLOG)
+        self.bus = bus
+        self.deployment_id = deployment_id
 
     def close(self) -> None:
         self.bus._unsubscribe(self)

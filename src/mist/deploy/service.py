@@ -93,20 +93,20 @@ class Deployments:
 
     async def trigger(self, user: User, app_id: int) -> Deployment:
         """Resolves the branch to its exact commit now, then queues the deployment."""
-        target = await asyncio.to_thread(self.db.call, _target, user, app_id, self.box)
+        target = await self.db.run(_target, user, app_id, self.box)
         if target.app_type == "database":
             image = template_image(target.template, self.template_images)
             commit = Commit("", f"Deploy {target.template} template ({image})")
         else:
             commit = await self.git.resolve(target.app_id, target.git_url, target.branch, target.auth)
-        deployment = await asyncio.to_thread(self.db.call, _enqueue, user, app_id, commit)
+        deployment = await self.db.run(_enqueue, user, app_id, commit)
         self.workers.notify()
         return deployment
 
     async def stop(self, user: User, deployment_id: int) -> Deployment:
         """A pending deployment stops at once; a running one is interrupted (its clone, build or
         health check) and cleaned up. Answers with the deployment once it has ended."""
-        if await asyncio.to_thread(self.db.call, _stop_if_pending, user, deployment_id):
+        if await self.db.run(_stop_if_pending, user, deployment_id):
             current = await self._current(deployment_id)
             append_line(self.logs, deployment_id, f"Deployment stopped: {current.error_message}")
             publish_final(self.workers.bus, current)
@@ -130,15 +130,15 @@ class Deployments:
         source = await asyncio.to_thread(self.authorised, user, deployment_id)
         if source.image and not source.image_removed and not await self.engine.image_id(source.image):
             raise Conflict(f"the image {source.image} of deployment #{source.deployment_number} is gone from this machine")
-        deployment = await asyncio.to_thread(self.db.call, _rollback, user, deployment_id, self.image_retention)
+        deployment = await self.db.run(_rollback, user, deployment_id, self.image_retention)
         self.workers.notify()
         return deployment
 
     async def list_for_app(self, user: User, app_id: int) -> list[Deployment]:
-        return await asyncio.to_thread(self.db.call, _list_for_app, user, app_id)
+        return await self.db.run(_list_for_app, user, app_id)
 
     async def _current(self, deployment_id: int) -> Deployment:
-        deployment = await asyncio.to_thread(self.db.call, store.get, deployment_id)
+        deployment = await self.db.run(store.get, deployment_id)
         if deployment is None:  # its app was deleted once the deployment had ended
             raise NotFound(f"deployment {deployment_id} not found")
         return deployment

@@ -197,14 +197,17 @@ def stop_pending(session: Session, deployment_id: int, reason: str) -> bool:
     return result.rowcount == 1
 
 
+def active(session: Session, app_id: int) -> Deployment | None:
+    """The app's active deployment: the one whose container serves it (at most one is)."""
+    return session.scalar(select(Deployment).where(Deployment.app_id == app_id, Deployment.is_active.is_(True)))
+
+
 def enqueue_rollback(session: Session, app: App, source: Deployment) -> Deployment:
     """A new deployment that runs `source`'s image and snapshot again."""
-    active = session.scalar(
-        select(Deployment.id).where(Deployment.app_id == app.id, Deployment.is_active.is_(True))
-    )
+    current = active(session, app.id)
     deployment = enqueue(session, app, source.commit_hash, source.commit_message)
     deployment.rollback_of = source.id
-    deployment.rolled_back_from = active
+    deployment.rolled_back_from = current.id if current else None
     session.flush()
     return deployment
 

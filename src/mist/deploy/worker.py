@@ -79,7 +79,7 @@ class DeploymentReporter:
         self.committed = True
 
     async def enter(self, stage: Stage) -> None:
-        held = await asyncio.to_thread(self.db.call, store.set_stage, self.deployment_id, self.worker, stage)
+        held = await self.db.run(store.set_stage, self.deployment_id, self.worker, stage)
         if not held:
             raise LeaseLost("this deployment was taken over by recovery")
         self.bus.publish(self.deployment_id, message("status", {
@@ -93,8 +93,8 @@ class DeploymentReporter:
 
     async def succeed(self, image: str, container_id: str, snapshot: str) -> bool:
         await self.log(COMPLETED.message, final=True)
-        held = await asyncio.to_thread(
-            self.db.call, store.succeed, self.deployment_id, self.worker, COMPLETED, image, container_id, snapshot
+        held = await self.db.run(
+            store.succeed, self.deployment_id, self.worker, COMPLETED, image, container_id, snapshot
         )
         if not held:
             await self.log("Deployment failed: this worker lost its claim before it could record success", final=True)
@@ -109,11 +109,11 @@ class DeploymentReporter:
         # The error often quotes the build's or the engine's output: it is shown like a log line.
         error = self.writer.redact(error)
         await self.log(f"Deployment {'failed' if status == FAILED else 'stopped'}: {error}", final=True)
-        if await asyncio.to_thread(self.db.call, store.finish, self.deployment_id, self.worker, status, error):
+        if await self.db.run(store.finish, self.deployment_id, self.worker, status, error):
             await self._publish_final()
 
     async def _publish_final(self) -> None:
-        publish_final(self.bus, await asyncio.to_thread(self.db.call, store.get, self.deployment_id))
+        publish_final(self.bus, await self.db.run(store.get, self.deployment_id))
 
 
 @dataclass
@@ -203,7 +203,7 @@ class Workers:
         start-up every running row is such a one: the data directory's lock guarantees no other
         Mist process works on this database."""
         cutoff = utcnow() if expired_only else None
-        rows = await asyncio.to_thread(self.db.call, store.interrupted, expired_before=cutoff)
+        rows = await self.db.run(store.interrupted, expired_before=cutoff)
         for row in rows:
             where = f"at stage '{row.stage}'" if row.stage else "as it started"
             error = (
@@ -211,10 +211,10 @@ class Workers:
                 "Deploy again to retry."
             )
             append_line(self.logs, row.id, f"Deployment failed: {error}")
-            if await asyncio.to_thread(self.db.call, store.finish, row.id, None, FAILED, error):
+            if await self.db.run(store.finish, row.id, None, FAILED, error):
                 log.warning("deployment %s failed by recovery (%s)", row.id, where)
                 await self._remove_leftovers(row.id)
-                publish_final(self.bus, await asyncio.to_thread(self.db.call, store.get, row.id))
+                publish_final(self.bus, await self.db.run(store.get, row.id))
         return len(rows)
 
     async def _remove_leftovers(self, deployment_id: int, reporter: DeploymentReporter | None = None) -> None:
@@ -254,16 +254,14 @@ class Workers:
 
     async def _claim(self, worker: str) -> tuple[int | None, list[int]]:
         async with self._claiming:
-            deployment_id, superseded = await asyncio.to_thread(
-                self.db.call, store.claim_next, worker, self.lease
-            )
+            deployment_id, superseded = await self.db.run(store.claim_next, worker, self.lease)
             if deployment_id is not None:
                 self._running[deployment_id] = _Running()
         return deployment_id, superseded
 
     async def _announce_superseded(self, ids: list[int]) -> None:
         for deployment_id in ids:
-            row = await asyncio.to_thread(self.db.call, store.get, deployment_id)
+            row = await self.db.run(store.get, deployment_id)
             append_line(self.logs, deployment_id, f"Deployment stopped: {row.error_message}")
             publish_final(self.bus, row)
 
@@ -287,9 +285,7 @@ class Workers:
 
     async def _run(self, deployment_id: int, worker: str, running: _Running) -> None:
         try:
-            plan: DeployPlan = await asyncio.to_thread(
-                self.db.call, load_plan, deployment_id, self.settings, self.box
-            )
+            plan: DeployPlan = await self.db.run(load_plan, deployment_id, self.settings, self.box)
         except MistError as exc:
             await asyncio.shield(self._unplannable(deployment_id, worker, exc.message))
             return
@@ -343,7 +339,7 @@ class Workers:
         await reporter.finish(STOPPED, reason)
 
     async def _prune(self, app_id: int) -> None:
-        images = await asyncio.to_thread(self.db.call, store.prune_images, app_id, self.settings.image_retention)
+        images = await self.db.run(store.prune_images, app_id, self.settings.image_retention)
         for image in images:
             try:
                 await self.engine.remove_image(image)
@@ -355,6 +351,6 @@ class Workers:
         while True:
             await asyncio.sleep(interval)
             try:
-                await asyncio.to_thread(self.db.call, store.renew_lease, deployment_id, worker, self.lease)
+                await self.db.run(store.renew_lease, deployment_id, worker, self.lease)
             except Exception:
                 log.exception("deployment %s: could not renew the lease", deployment_id)

@@ -56,7 +56,7 @@ class Router:
 
     async def start(self) -> None:
         """Adopts (or starts) the proxy and routes every app to its running container."""
-        for app_id, container_id, port in await asyncio.to_thread(self.db.call, _active):
+        for app_id, container_id, port in await self.db.run(_active):
             try:
                 state = await self.engine.inspect(container_id) if container_id else None
             except MistError as exc:
@@ -111,7 +111,7 @@ class Router:
         return self._upstreams.get(app_id)
 
     async def _routes(self) -> list[Route]:
-        domains = await asyncio.to_thread(self.db.call, _domains)
+        domains = await self.db.run(_domains)
         routes = []
         for app_id, names in sorted(domains.items()):
             allowed = tuple(n for n in names if not any(covers(n, host) for host in self.reserved))
