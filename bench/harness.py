@@ -19,11 +19,13 @@ import httpx  # noqa: E402
 from support.client import MistClient  # noqa: E402
 from support.gitserver import GitServer  # noqa: E402
 from support.images import ensure_python_image  # noqa: E402
+from support.postgres import PostgresServer  # noqa: E402
 from support.sample_app import SERVER_PY  # noqa: E402
 from support.server import MistServer  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-__all__ = ["SERVER_PY", "Bench", "GitServer", "MistClient", "MistServer", "mist_bench", "until_final"]
+__all__ = ["SERVER_PY", "Bench", "GitServer", "MistClient", "MistServer", "database_settings", "mist_bench",
+           "until_final"]
 
 
 @dataclass
@@ -53,7 +55,19 @@ def until_final(server: MistServer, client: MistClient, start: Callable[[], dict
 
 
 @contextmanager
-def mist_bench(workers: int = 2) -> Iterator[Bench]:
+def database_settings(kind: str) -> Iterator[dict[str, str]]:
+    """The server settings for `kind` ("sqlite": none, Mist's default; "postgresql": a real
+    server from Debian's packages on loopback, as the tests use, with a fresh database)."""
+    if kind == "sqlite":
+        yield {}
+        return
+    with PostgresServer() as postgres:
+        yield {"database_url": postgres.create_database()}
+
+
+@contextmanager
+def mist_bench(workers: int = 2, **settings: str) -> Iterator[Bench]:
+    """`settings` become the server's MIST_* environment (e.g. database_url=...)."""
     engine = docker.from_env()
     ensure_python_image(engine)
     # App containers are named mist-app-{appId} and found by label on the shared engine: another Mist
@@ -63,7 +77,7 @@ def mist_bench(workers: int = 2) -> Iterator[Bench]:
         raise SystemExit(f"containers labelled mist.app exist ({', '.join(c.name for c in others)}): "
                          "another Mist uses this Docker engine; stop it or remove them first")
     with tempfile.TemporaryDirectory(prefix="mist-bench-") as tmp, GitServer(Path(tmp) / "git") as git:
-        server = MistServer(Path(tmp) / "data", workers=workers).start()
+        server = MistServer(Path(tmp) / "data", workers=workers, **settings).start()
         try:
             with httpx.Client(base_url=server.url, timeout=120) as http:
                 client = MistClient(http)

@@ -144,7 +144,9 @@ async def watch_container(ws_url: str, headers: dict[str, str], app_id: int, unt
     return numbers
 
 
-async def fan_out(bench, watchers: int, chatty_id: int, printer_id: int) -> tuple[list[list[str]], list[list[int]], dict]:  # noqa: ANN001
+async def fan_out(  # noqa: ANN001 - bench is a harness.Bench
+    bench, watchers: int, chatty_id: int, printer_id: int,
+) -> tuple[list[list[str]], list[list[int]], dict]:
     client, server = bench.client, bench.server
     # The 200 watchers stand for browsers on other machines: on these 2 shared cores their own
     # reading must not take the CPU from the server and the API prober it is measured with.
@@ -173,7 +175,7 @@ def check(deployment_lines: list[list[str]], container_numbers: list[list[int]],
             raise SystemExit(f"deployment watcher {n} did not get every stored line once, in order")
     for n, numbers in enumerate(container_numbers):
         if not numbers or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
-            gaps = [(a, b) for a, b in zip(numbers, numbers[1:]) if b != a + 1][:5]
+            gaps = [(a, b) for a, b in zip(numbers, numbers[1:], strict=False) if b != a + 1][:5]
             bad = sum(1 for ns in container_numbers if not ns or ns != list(range(ns[0], ns[0] + len(ns))))
             raise SystemExit(f"container watcher {n} missed or reordered lines of the chatty app: after/before "
                              f"{gaps}; {bad} of {len(container_numbers)} watchers did")

@@ -24,7 +24,6 @@ from mist.config import Settings
 from mist.db.engine import Database
 from mist.server import create_app
 
-
 DATABASES = ("sqlite", "postgresql")
 
 

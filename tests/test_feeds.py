@@ -12,7 +12,7 @@ import pytest
 from mist import feeds as feeds_module
 from mist.config import Settings
 from mist.containers import Containers, Target
-from mist.feeds import FellBehind, Feeds, Running
+from mist.feeds import Feeds, FellBehind, Running
 from mist.runtime.requests import ContainerState
 
 
@@ -164,7 +164,8 @@ def test_a_watcher_asking_for_a_tail_gets_one_stream_of_its_own_with_it() -> Non
         containers.feeds = Feeds(engine, running)
         target = Target(app_id=3, port=None, health_path="", cpu_limit=None, memory_limit=None,
                         restart_policy="", deployment_id=1, deployment_number=1, container_id="c1", deploying=False)
-        live, shared, with_tail = containers.follow(target, 0), containers.follow(target, 0), containers.follow(target, 50)
+        live, shared = containers.follow(target, 0), containers.follow(target, 0)
+        with_tail = containers.follow(target, 50)
         first = [asyncio.ensure_future(w.__anext__()) for w in (live, shared)]
         await asyncio.sleep(0.01)  # both joined
         engine.push("c1", f"{stamp(1)} hello")

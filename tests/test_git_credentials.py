@@ -101,7 +101,7 @@ def test_a_changed_host_key_fails_until_the_pin_is_forgotten(tmp_path: Path, git
         with pytest.raises(GitError, match="host key has changed"):
             asyncio.run(repos.checkout(8, url, pushed, tmp_path / "out", _noop, auth))
         assert not (tmp_path / "out").exists()
-        repos.forget_host_keys(8)
+        asyncio.run(repos.forget_host_keys(8))
         assert asyncio.run(repos.resolve(8, url, "main", auth)).hash == pushed
 
 

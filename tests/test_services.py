@@ -62,7 +62,7 @@ class FakeGit:
     def __init__(self) -> None:
         self.forgotten: list[int] = []
 
-    def forget_host_keys(self, app_id: int) -> None:
+    async def forget_host_keys(self, app_id: int) -> None:
         self.forgotten.append(app_id)
 
 
@@ -94,7 +94,7 @@ def test_deleting_an_app_hands_what_it_leaves_to_cleanup(db: Database, owner: Us
                                                          tmp_path: Path) -> None:
     apps = Apps(db, SecretBox(tmp_path / "key"), cleanup, FakeGit())
     asyncio.run(apps.delete(owner, 1, volumes=True))
-    assert cleanup.calls == [("remove", [Removed(1, [], True)])]
+    assert cleanup.calls == [("remove", [Removed(1, True)])]
     assert db.call(lambda s: s.get(App, 1)) is None
 
 
@@ -114,7 +114,7 @@ def test_a_new_app_can_be_shown_once_its_session_is_closed(db: Database, owner: 
 
 def test_deleting_a_project_removes_its_apps_and_network(db: Database, owner: User, cleanup: FakeCleanup) -> None:
     asyncio.run(Projects(db, cleanup).delete(owner, 1))
-    assert cleanup.calls == [("remove", [Removed(1, [], False)]), ("remove_network", 1)]
+    assert cleanup.calls == [("remove", [Removed(1, False)]), ("remove_network", 1)]
 
 
 def test_domain_changes_go_to_the_proxy(db: Database, owner: User) -> None:

@@ -36,6 +36,8 @@ def test_each_setting_says_whether_the_environment_the_command_line_or_the_defau
     assert table["MIST_TEMPLATE_IMAGES"] == ({"redis": "registry.local/redis:7"}, "environment")
     # The database URL the server connects to, default filled in.
     assert table["MIST_DATABASE_URL"] == (f"sqlite:///{tmp_path / 'x' / '..' / 'data' / 'mist.db'}", "default")
+    # Where the server secret is (never its contents), default filled in.
+    assert table["MIST_SECRET_KEY_FILE"] == (str(tmp_path / "data" / "secret.key"), "default")
 
 
 def test_no_password_leaves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,6 @@ admins can read it, since connecting to the database is what they need it for.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from dataclasses import dataclass
@@ -379,7 +378,6 @@ class Removed:
     """What a deleted app leaves outside the database, for `mist.cleanup` to remove."""
 
     app_id: int
-    deployment_ids: list[int]
     volumes: bool = False  # its Docker volumes go too, data and all
 
 
@@ -392,10 +390,7 @@ def prepare_removal(session: Session, app_ids: list[int], volumes: bool = False)
     )
     if running:
         raise Conflict(f"deployment {running} is running; wait for it to finish")
-    return [
-        Removed(app_id, list(session.scalars(select(Deployment.id).where(Deployment.app_id == app_id))), volumes)
-        for app_id in app_ids
-    ]
+    return [Removed(app_id, volumes) for app_id in app_ids]
 
 
 def delete(session: Session, user: User, app_id: int, volumes: bool = False) -> list[Removed]:
@@ -466,7 +461,7 @@ class Apps:
         clone trust the server's new ones (after a legitimate change of its keys)."""
         app = await self.db.run(deploy_key, user, app_id, rotate, self.box)
         if forget_host_keys:
-            await asyncio.to_thread(self.git.forget_host_keys, app.id)
+            await self.git.forget_host_keys(app.id)
         return app.deploy_key_public
 
     async def add_env(self, user: User, app_id: int, item: EnvInput) -> tuple[EnvVar, str]:

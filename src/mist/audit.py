@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from mist.db.engine import Database
@@ -35,7 +35,7 @@ def _fit(value: str, column: Any) -> str:
 
 
 def page(session: Session, limit: int, offset: int) -> tuple[list[AuditLog], int]:
-    total = session.scalar(select(func.count()).select_from(AuditLog))
+    total = session.scalar(select(func.count()).select_from(AuditLog)) or 0
     rows = session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit).offset(offset))
     return list(rows), total
 
@@ -43,7 +43,8 @@ def page(session: Session, limit: int, offset: int) -> tuple[list[AuditLog], int
 def purge_older_than(session: Session, cutoff: datetime) -> int:
     """Deletes the entries written before `cutoff` (naive UTC): the log is kept for a set time
     (MIST_AUDIT_RETENTION_DAYS), not for ever."""
-    return session.execute(delete(AuditLog).where(AuditLog.created_at < cutoff)).rowcount
+    # A DELETE gives a CursorResult, whose row count the ORM's typing does not show.
+    return cast(CursorResult[Any], session.execute(delete(AuditLog).where(AuditLog.created_at < cutoff))).rowcount
 
 
 class Audit:

@@ -1,6 +1,7 @@
 """Removes what deleted apps leave outside the database: containers (and with them their place on
-the project's network), images, volumes when asked, the git mirror and pinned host keys, log files;
-and a deleted project's network. Only objects labelled or named for the deleted app are touched.
+the project's network), images, volumes when asked, the git mirror and pinned host keys; and a
+deleted project's network. (Deployment logs are rows: they go with the app's.) Only objects labelled
+or named for the deleted app are touched.
 
 Runs after the rows are gone (the database is the source of truth); a failure here is logged
 and leaves only garbage behind, never a half-deleted app.
@@ -8,12 +9,10 @@ and leaves only garbage behind, never a half-deleted app.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable
 
 from mist.apps import Removed
-from mist.deploy.logs import LogStore
 from mist.deploy.plan import network_name
 from mist.errors import MistError
 from mist.git import GitRepos
@@ -23,10 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class Cleanup:
-    def __init__(self, engine: Engine, git: GitRepos, logs: LogStore) -> None:
+    def __init__(self, engine: Engine, git: GitRepos) -> None:
         self.engine = engine
         self.git = git
-        self.logs = logs
 
     async def remove(self, removed: list[Removed]) -> None:
         for item in removed:
@@ -34,9 +32,7 @@ class Cleanup:
             await self._attempt(item.app_id, "images", self.engine.remove_images(item.app_id))
             if item.volumes:
                 await self._attempt(item.app_id, "volumes", self._remove_volumes(item.app_id))
-            # Files on disk: in a thread, so a large mirror does not hold the event loop.
-            await asyncio.to_thread(self.git.forget, item.app_id)
-            await asyncio.to_thread(self.logs.remove, item.deployment_ids)
+            await self.git.forget(item.app_id)
 
     async def _remove_containers(self, app_id: int) -> None:
         for container in await self.engine.app_containers(app_id):

@@ -13,9 +13,11 @@ from mist.config import Settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from mist.server import create_app
+    from mist.errors import MistError
+    from mist.server import create_app, preflight
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v is not None}
+    given = (("host", args.host), ("port", args.port), ("workers", args.workers))
+    overrides = {k: v for k, v in given if v is not None}
     settings = Settings(**overrides)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -24,7 +26,12 @@ def _serve(args: argparse.Namespace) -> int:
         # httpx logs every request at INFO: the proxy watcher's poll of Caddy every 2 s and each health
         # probe would fill an idle server's log. Mist logs what those requests find out itself.
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    app = create_app(settings)
+    try:
+        locks = preflight(settings)
+    except MistError as exc:
+        print(f"mist: cannot start: {exc.message}", file=sys.stderr)
+        return 1
+    app = create_app(settings, locks=locks)
     # No per-message compression on WebSockets: log lines are short, and compressing each message
     # once per watcher cost more of the event loop than any other step of the fan-out.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, ws="websockets-sansio",

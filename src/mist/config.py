@@ -38,9 +38,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = Field(default=2, ge=1, le=64)
+    # 0: the process serves the API and runs no deployments (a web tier beside worker processes).
+    workers: int = Field(default=2, ge=0, le=64)
     log_level: str = "info"
     secure_cookies: bool = False
+    # The server secret credentials are encrypted with; every process sharing a database needs the same one.
+    secret_key_file: Path | None = None
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     lease_seconds: int = Field(default=30, ge=5)
     git_timeout_seconds: int = Field(default=300, ge=5)
@@ -114,6 +117,7 @@ class Settings(BaseSettings):
 
     @property
     def logs_dir(self) -> Path:
+        """Where versions before 0006 kept deployment logs as files (moved into the database at start-up)."""
         return self.data_dir / "logs"
 
     @property
@@ -123,12 +127,18 @@ class Settings(BaseSettings):
     @property
     def secret_file(self) -> Path:
         """The server secret the stored credentials are encrypted with; back it up with the database."""
-        return self.data_dir / "secret.key"
+        return self.secret_key_file or self.data_dir / "secret.key"
 
     @property
     def builds_dir(self) -> Path:
         return self.data_dir / "builds"
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database's file, None on PostgreSQL."""
+        url = self.db_url
+        return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
     def prepare_dirs(self) -> None:
-        for path in (self.data_dir, self.logs_dir, self.git_dir, self.builds_dir):
+        for path in (self.data_dir, self.git_dir, self.builds_dir):
             path.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mist.app_settings import resolve
 from mist.apps import secret_values
@@ -67,14 +69,14 @@ def _secrets(app: App, active: Deployment | None) -> tuple[str, ...]:
     return tuple(secret_values(app)) + tuple(snapshot_secrets)
 
 
-def _running(session, app_id: int) -> Running:
+def _running(session: Session, app_id: int) -> Running:
     app = session.get(App, app_id)
     active = store.active(session, app_id) if app is not None else None
     return Running(container_id=active.container_id if active else "",
                    secrets=_secrets(app, active) if app is not None else ())
 
 
-def _target(session, user: User, app_id: int, settings: Settings) -> Target:
+def _target(session: Session, user: User, app_id: int, settings: Settings) -> Target:
     app: App = app_for(session, user, app_id)
     active = store.active(session, app.id)
     deploying = session.scalar(
@@ -96,8 +98,8 @@ def _uptime(started_at: str) -> int | None:
     if not started_at:
         return None
     # The engine gives nanoseconds; seconds are all an uptime needs.
-    started = datetime.strptime(started_at[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-    return max(0, int((datetime.now(timezone.utc) - started).total_seconds()))
+    started = datetime.strptime(started_at[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    return max(0, int((datetime.now(UTC) - started).total_seconds()))
 
 
 class Containers:
@@ -115,18 +117,18 @@ class Containers:
     async def target(self, user: User, app_id: int) -> Target:
         return await self.db.run(_target, user, app_id, self.settings)
 
-    async def stop(self, user: User, app_id: int) -> dict:
+    async def stop(self, user: User, app_id: int) -> dict[str, Any]:
         target = await self.target(user, app_id)
         await self.engine.stop(target.require_idle(), self.stop_timeout)
         return await self._status(target)
 
-    async def start(self, user: User, app_id: int) -> dict:
+    async def start(self, user: User, app_id: int) -> dict[str, Any]:
         target = await self.target(user, app_id)
         await self.engine.start(target.require_idle())
         await self._route(target)
         return await self._status(target)
 
-    async def restart(self, user: User, app_id: int) -> dict:
+    async def restart(self, user: User, app_id: int) -> dict[str, Any]:
         target = await self.target(user, app_id)
         container = target.require_idle()
         await self.engine.update_resources(container, target.cpu_limit, target.memory_limit, target.restart_policy)
@@ -134,7 +136,7 @@ class Containers:
         await self._route(target)
         return await self._status(target)
 
-    async def status(self, user: User, app_id: int) -> dict:
+    async def status(self, user: User, app_id: int) -> dict[str, Any]:
         return await self._status(await self.target(user, app_id))
 
     async def logs(self, user: User, app_id: int, tail: int) -> str:
@@ -161,7 +163,7 @@ class Containers:
         if state is not None and (address := state.address(target.port)):
             await self.router.switch(target.app_id, address)
 
-    async def _status(self, target: Target) -> dict:
+    async def _status(self, target: Target) -> dict[str, Any]:
         state: ContainerState | None = None
         if target.container_id:
             state = await self.engine.inspect(target.container_id)

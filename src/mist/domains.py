@@ -7,7 +7,6 @@ cookies of everyone signed in there, since cookies are shared across ports.
 
 from __future__ import annotations
 
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

@@ -181,7 +181,8 @@ def checkout_file(root: Path, relative: str, max_bytes: int = CHECKOUT_FILE_MAX_
     base, target = root.resolve(), path.resolve()
     if target != base and base not in target.parents:
         raise GitError(
-            f"'{relative}' in the repository is a symlink pointing outside it; Mist reads only files inside the checkout"
+            f"'{relative}' in the repository is a symlink pointing outside it;"
+            " Mist reads only files inside the checkout"
         )
     try:
         info = target.stat()
@@ -255,8 +256,8 @@ class GitRepos:
     def known_hosts_path(self, app_id: int) -> Path:
         return self.root / "known_hosts" / f"app-{app_id}"
 
-    def forget_host_keys(self, app_id: int) -> None:
-        self.known_hosts_path(app_id).unlink(missing_ok=True)
+    async def forget_host_keys(self, app_id: int) -> None:
+        await asyncio.to_thread(self.known_hosts_path(app_id).unlink, missing_ok=True)
 
     def _lock(self, app_id: int) -> asyncio.Lock:
         return self._locks.setdefault(app_id, asyncio.Lock())
@@ -301,6 +302,10 @@ class GitRepos:
             finally:
                 index.unlink(missing_ok=True)
 
+    async def discard(self, checkout: Path) -> None:
+        """Removes a checkout (in a thread: a large tree takes a while)."""
+        await asyncio.to_thread(shutil.rmtree, checkout, True)
+
     async def is_ancestor(self, app_id: int, older: str, newer: str) -> bool:
         """Whether `older` is in the history of `newer`, as the app's mirror knows them. False when
         the mirror cannot tell (none yet, or it lacks `older`): a commit it has never seen is new."""
@@ -315,10 +320,11 @@ class GitRepos:
             return False
         return True
 
-    def forget(self, app_id: int) -> None:
+    async def forget(self, app_id: int) -> None:
+        """The app's mirror and pinned host keys go (in a thread: a large mirror takes a while)."""
         self._remotes.pop(app_id, None)
-        shutil.rmtree(self.mirror_path(app_id), ignore_errors=True)
-        self.forget_host_keys(app_id)
+        await asyncio.to_thread(shutil.rmtree, self.mirror_path(app_id), True)
+        await self.forget_host_keys(app_id)
 
     async def _fetch(
         self, app_id: int, url: str, auth: GitAuth | None, mirror: Path, what: str, args: list[str],
@@ -442,6 +448,7 @@ class GitRepos:
                         if sink is not None:
                             await sink(line)
 
+        assert proc.stdout is not None
         try:
             async with asyncio.timeout(self.timeout):
                 stdout, _, _ = await asyncio.gather(proc.stdout.read(), read_stderr(), proc.wait())
@@ -480,7 +487,10 @@ def _explain(errors: list[str], code: int | None, env: dict[str, str]) -> str:
             "MIST_GIT_CA_FILE at that CA's certificate"
         )
     if "mist: the git token is not sent to" in text:
-        return "the git server redirected to another host; the app's access token is sent only to its own repository's host"
+        return (
+            "the git server redirected to another host;"
+            " the app's access token is sent only to its own repository's host"
+        )
     if "Authentication failed" in text or "could not read Username" in text or "could not read Password" in text:
         if "MIST_GIT_TOKEN" in env:
             return "the git server refused the app's access token (gitToken): check it and its permissions"

@@ -30,7 +30,7 @@ class Housekeeping:
         self.db = db
         self.audit_retention = timedelta(days=audit_retention_days)
         self.interval = interval_seconds
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="mist-housekeeping")

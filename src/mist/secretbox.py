@@ -49,6 +49,12 @@ class SecretBox:
             out.write(secrets.token_bytes(32))
         return self.secret_file.read_bytes()
 
+    def fingerprint(self) -> str:
+        """Names the server secret without revealing it or the key (another HKDF output), so processes
+        sharing a database can tell whether they hold the same one."""
+        return HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"mist key check v1").derive(
+            self._server_secret()).hex()
+
     def encrypt(self, plaintext: str) -> str:
         nonce = secrets.token_bytes(12)
         sealed = self._cipher().encrypt(nonce, plaintext.encode(), None)

@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -28,11 +29,14 @@ from mist.api import (
 )
 from mist.api import settings as settings_routes  # not `settings`: create_app's argument
 from mist.api.access import AccessWatch
-from mist.api.pacer import Pacer, Priority
 from mist.api.bodylimit import BodyLimit
 from mist.api.origin import OriginGuard
+from mist.api.pacer import Pacer, Priority
 from mist.config import Settings
+from mist.db.engine import Database
 from mist.errors import MistError
+from mist.keycheck import check as check_secret_key
+from mist.secretbox import SecretBox
 from mist.services import Services, build_services
 from mist.web import routes as web
 
@@ -40,30 +44,69 @@ log = logging.getLogger(__name__)
 
 
 class DataDirLocked(MistError):
-    """Another Mist process already serves this data directory."""
+    """Another Mist process already serves this data directory, or this SQLite database."""
 
 
-def _lock_data_dir(settings: Settings) -> int:
-    """One Mist per data directory: recovery relies on no other process holding deployments."""
-    fd = os.open(settings.data_dir / "mist.lock", os.O_RDWR | os.O_CREAT, 0o600)
+def _flock(path: Path, refusal: str) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:
         os.close(fd)
-        raise DataDirLocked(f"another Mist process is using {settings.data_dir}") from exc
+        raise DataDirLocked(refusal) from exc
     return fd
 
 
-def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+def _lock(settings: Settings) -> list[int]:
+    """One Mist per data directory (its git mirrors and builds are this process's own), and on
+    SQLite one per database: recovery there relies on no other process holding deployments."""
+    fds = [_flock(settings.data_dir / "mist.lock", f"another Mist process is using {settings.data_dir}")]
+    if (path := settings.sqlite_path) is not None:
+        try:
+            fds.append(_flock(path.with_name(path.name + ".lock"), (
+                f"another Mist process is using the SQLite database {path}: SQLite serves one Mist process; "
+                "to run several, share a PostgreSQL database (MIST_DATABASE_URL)")))
+        except DataDirLocked:
+            os.close(fds[0])
+            raise
+    return fds
+
+
+def preflight(settings: Settings) -> list[int]:
+    """What `mist serve` checks before it starts serving, so that a refusal is one clear line rather
+    than a failed start-up: this process's locks (returned: held for its life, passed to create_app),
+    the schema at head, and the server secret. Raises MistError saying what is wrong."""
+    settings.prepare_dirs()
+    locks = _lock(settings)
+    try:
+        db = Database(settings.db_url)
+        try:
+            db.migrate()
+            check_secret_key(db, SecretBox(settings.secret_file))
+        finally:
+            db.dispose()
+    except BaseException:
+        for fd in locks:
+            os.close(fd)
+        raise
+    return locks
+
+
+def create_app(settings: Settings, services: Services | None = None, locks: list[int] | None = None) -> FastAPI:
+    """`locks`: those `preflight` took; without them the app takes its own as it starts."""
     svc = services or build_services(settings)
     access = AccessWatch(svc.db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         settings.prepare_dirs()
-        lock = _lock_data_dir(settings)
+        held = locks if locks is not None else _lock(settings)
         try:
             await asyncio.to_thread(svc.db.migrate)
+            await asyncio.to_thread(check_secret_key, svc.db, svc.box)
+            await asyncio.to_thread(svc.logs.import_files, settings.logs_dir)
+            if svc.channel is not None:
+                await svc.channel.start()
             try:
                 await svc.engine.ping()
             except MistError as exc:
@@ -82,9 +125,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             await access.stop()
             await svc.router.stop()
             await svc.housekeeping.stop()
+            if svc.channel is not None:
+                await svc.channel.stop()
             await svc.engine.aclose()
             svc.db.dispose()
-            os.close(lock)
+            for fd in held:
+                os.close(fd)
 
     app = FastAPI(title="Mist", version="0.1.0", lifespan=lifespan)
     app.state.services = svc

@@ -13,16 +13,18 @@ from mist.auth.users import Users
 from mist.cleanup import Cleanup
 from mist.config import Settings
 from mist.containers import Containers
+from mist.db.channel import Channel
 from mist.db.engine import Database
-from mist.domains import Domains
 from mist.deploy.events import EventBus
 from mist.deploy.logs import LogStore
+from mist.deploy.relay import relay
 from mist.deploy.service import Deployments
 from mist.deploy.worker import Workers
+from mist.domains import Domains
 from mist.git import GitRepos
 from mist.housekeeping import Housekeeping
 from mist.projects import Projects
-from mist.proxy.caddy import CaddyProxy
+from mist.proxy.caddy import Caddy, CaddyProxy
 from mist.proxy.router import Router
 from mist.runtime.docker import DockerEngine
 from mist.runtime.engine import Engine
@@ -36,6 +38,8 @@ class Services:
     settings: Settings
     db: Database
     bus: EventBus
+    # Carries deployment events to the other processes sharing a PostgreSQL database; None on SQLite.
+    channel: Channel | None
     logs: LogStore
     engine: Engine
     git: GitRepos
@@ -59,20 +63,21 @@ class Services:
 def build_services(settings: Settings) -> Services:
     db = Database(settings.db_url)
     bus = EventBus()
-    logs = LogStore(settings.logs_dir, settings.log_max_mb)
-    engine = DockerEngine(build_timeout=settings.build_timeout_seconds, build_threads=settings.workers)
+    logs = LogStore(db, settings.log_max_mb)
+    engine = DockerEngine(build_timeout=settings.build_timeout_seconds, build_threads=max(1, settings.workers))
     git = GitRepos(settings.git_dir, timeout=settings.git_timeout_seconds, ca_file=settings.git_ca_file)
     proxy = (
-        CaddyProxy(admin=settings.proxy_admin, listen=settings.proxy_listen, tls=settings.proxy_tls,
-                   state_dir=settings.data_dir / "caddy", dashboard=settings.dashboard_route)
+        Caddy(CaddyProxy(admin=settings.proxy_admin, listen=settings.proxy_listen, tls=settings.proxy_tls,
+                         state_dir=settings.data_dir / "caddy", dashboard=settings.dashboard_route))
         if settings.proxy_enabled else None
     )
     router = Router(db, engine, proxy, settings.reserved_hosts)
     box = SecretBox(settings.secret_file)
     workers = Workers(settings, db, bus, logs, engine, git, router, box)
-    cleanup = Cleanup(engine, git, logs)
+    cleanup = Cleanup(engine, git)
+    channel = None if db.is_sqlite else relay(db, bus, logs, workers)
     return Services(
-        settings=settings, db=db, bus=bus, logs=logs, engine=engine, git=git, router=router,
+        settings=settings, db=db, bus=bus, logs=logs, channel=channel, engine=engine, git=git, router=router,
         workers=workers,
         deployments=Deployments(
             db, git, logs, workers, engine, settings.template_images, settings.image_retention, box

@@ -24,6 +24,7 @@ _NOT_SECRETS = ("_file", "_dir")  # names of where a secret is kept, not the sec
 # Settings the server uses in a computed form; the others are shown as they are.
 _COMPUTED: dict[str, Callable[[Settings], object]] = {
     "database_url": lambda s: s.db_url,
+    "secret_key_file": lambda s: s.secret_file,
     "reserved_domains": lambda s: sorted(host_list(s.reserved_domains)),
     "host_mount_roots": lambda s: [str(p) for p in s.mount_roots],
 }

@@ -91,8 +91,8 @@ def _own_paths(data_dir: Path) -> list[tuple[str, str]]:
 
 def check_host_path(value: str, data_dir: Path, roots: Iterable[Path]) -> str:
     """The resolved host path if it may be mounted, else InvalidInput saying why."""
-    roots = [os.path.realpath(r) for r in roots]
-    if not roots:
+    allowed = [os.path.realpath(r) for r in roots]
+    if not allowed:
         raise InvalidInput(
             f"hostPath: host mounts are disabled; set {ROOTS_SETTING} to the directories they may come from"
         )
@@ -101,10 +101,10 @@ def check_host_path(value: str, data_dir: Path, roots: Iterable[Path]) -> str:
     if len(value) > _MAX_HOST_PATH:
         raise InvalidInput(f"hostPath: longer than {_MAX_HOST_PATH} characters")
     real = _resolve(value)
-    if not any(_inside(real, root) for root in roots):
+    if not any(_inside(real, root) for root in allowed):
         raise InvalidInput(
             f"hostPath: '{value}' resolves to {real}, which is outside the allowed roots "
-            f"({ROOTS_SETTING}: {', '.join(roots)})"
+            f"({ROOTS_SETTING}: {', '.join(allowed)})"
         )
     for forbidden in _FORBIDDEN_HOST_PATHS:
         if _overlaps(real, os.path.realpath(forbidden)) or _overlaps(real, forbidden):
@@ -134,7 +134,9 @@ def create(
 ) -> Volume:
     app = app_for(session, user, app_id)
     if not _NAME.match(name):
-        raise InvalidInput("name: use 1-63 lowercase letters, digits, '_', '.' and '-', starting with a letter or digit")
+        raise InvalidInput(
+            "name: use 1-63 lowercase letters, digits, '_', '.' and '-', starting with a letter or digit"
+        )
     path = _container_path(container_path)
     if host_path:
         if not is_admin(user):

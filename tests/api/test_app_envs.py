@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from support.client import MistClient
 
 from mist.db.models import Deployment
-from mist.errors import InvalidInput
 from mist.deploy.plan import load_plan
+from mist.errors import InvalidInput
 
 REPO = "https://git.example.com/acme/shop.git"
 

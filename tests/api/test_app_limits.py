@@ -40,7 +40,8 @@ def test_each_change_says_what_it_needs(mist: MistClient, app: dict, patch: dict
 
 def test_removing_a_limit_needs_a_new_container(mist: MistClient, app: dict) -> None:
     mist.put("/api/apps/update", {"appId": app["id"], "memoryLimit": 256})
-    assert mist.put("/api/apps/update", {"appId": app["id"], "memoryLimit": None})["data"]["actionRequired"] == "redeploy"
+    cleared = mist.put("/api/apps/update", {"appId": app["id"], "memoryLimit": None})
+    assert cleared["data"]["actionRequired"] == "redeploy"
 
 
 @pytest.mark.parametrize("patch, field", [

@@ -70,8 +70,8 @@ def test_secret_values_are_never_returned_and_survive_updates(mist: MistClient, 
     assert env["NPM_FLAGS"]["buildTime"] is True and env["NPM_FLAGS"]["runtime"] is False
 
     # Resending the secret without its value keeps it; leaving MODE out removes it.
-    updated = mist.put("/api/apps/update", {"appId": app["id"], "gitBranch": "release",
-                                            "envVars": [{"key": "API_TOKEN", "secret": True}, {"key": "NEW", "value": "1"}]})
+    env_vars = [{"key": "API_TOKEN", "secret": True}, {"key": "NEW", "value": "1"}]
+    updated = mist.put("/api/apps/update", {"appId": app["id"], "gitBranch": "release", "envVars": env_vars})
     assert updated["data"]["gitBranch"] == "release"
     assert [(e["key"], e["value"]) for e in updated["data"]["envVars"]] == [("API_TOKEN", None), ("NEW", "1")]
     fetched = mist.post("/api/apps/getById", {"appId": app["id"]})

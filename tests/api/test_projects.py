@@ -47,7 +47,8 @@ def test_members_reach_their_projects_and_outsiders_get_404(
     assert mist.post("/api/apps/getById", {"appId": app["id"]})["data"]["name"] == "api"
     assert len(mist.deployments(app["id"])) == 1
     # A member who does not own the project cannot change its members or delete it.
-    assert http.put("/api/projects/updateMembers", params={"id": project["id"]}, json={"userIds": []}).status_code == 403
+    response = http.put("/api/projects/updateMembers", params={"id": project["id"]}, json={"userIds": []})
+    assert response.status_code == 403
     assert http.request("DELETE", "/api/projects/delete", params={"id": project["id"]}).status_code == 403
 
 

@@ -20,7 +20,9 @@ def test_token_scopes_read_deploy_admin(http: TestClient, mist: MistClient) -> N
     mist.signup()
     project = mist.project()
     app = mist.app(project["id"], "shop", REPO, port=8000)
-    made = {s: mist.post("/api/tokens/create", {"name": f"ci-{s}", "scope": s})["data"] for s in ("read", "deploy", "admin")}
+    made = {
+        s: mist.post("/api/tokens/create", {"name": f"ci-{s}", "scope": s})["data"] for s in ("read", "deploy", "admin")
+    }
     assert all(t["token"].startswith("mist_") for t in made.values())
     listed = mist.get("/api/tokens/getAll")["data"]
     assert {t["name"] for t in listed} == {"ci-read", "ci-deploy", "ci-admin"}

@@ -94,7 +94,9 @@ def test_other_branches_skip_markers_and_manual_apps_do_not_deploy(
     assert send(push("0" * 40)).startswith("skipped")
     mist.put("/api/apps/update", {"appId": app["id"], "deploymentStrategy": "manual"})
     assert "automatic deployment is off" in send(push(app["sha"]))
-    ping = http.post(f"/api/webhooks/{app['id']}", content=b"{}", headers=signed("github", app["secret"], b"{}", event="ping"))
+    ping = http.post(
+        f"/api/webhooks/{app['id']}", content=b"{}", headers=signed("github", app["secret"], b"{}", event="ping")
+    )
     assert ping.json()["message"] == "pong"
     assert mist.deployments(app["id"]) == []
 

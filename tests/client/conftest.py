@@ -9,12 +9,11 @@ from pathlib import Path
 
 import docker
 import pytest
+from cli_support import CLI, cli_env
 from support.client import MistClient
 from support.engine import mist_servers
 from support.images import ensure_busybox_image
 from support.server import MistServer
-
-from cli_support import CLI, cli_env
 
 
 @pytest.fixture(scope="session")

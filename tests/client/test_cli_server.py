@@ -12,11 +12,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cli_support import CLI, cli_env
 from support.client import PASSWORD, MistClient
 from support.gitserver import GitServer
 from support.server import MistServer
-
-from cli_support import CLI, cli_env
 
 pytestmark = pytest.mark.docker
 

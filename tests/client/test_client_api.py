@@ -6,10 +6,10 @@ import json
 
 import httpx
 import pytest
+from support.server import free_port
 
 from mist.client.api import MistAPI
 from mist.client.errors import ApiError, ConnectionFailed
-from support.server import free_port
 
 
 def api_with(handler, token: str | None = "mist_tok") -> MistAPI:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_support import Script, log, status
 from rich.console import Console
 
 from mist.cli import main
 from mist.client import commands
 from mist.client.api import MistAPI
 from mist.client.stream import ContainerLogWatch, DeploymentWatch
-from cli_support import Script, log, status
 
 PROJECTS = [{"id": 1, "name": "shop"}, {"id": 2, "name": "blog"}]
 APPS = {
@@ -39,7 +39,8 @@ CONTAINER_LOG = [f"2024-05-01T10:00:0{i}.5Z line {i}" for i in range(5)]
 NOT_DEPLOYED = "app 3 has no running deployment yet; deploy it first"
 SETTINGS = [
     {"key": "MIST_HOST", "value": "0.0.0.0", "source": "command line"},
-    {"key": "MIST_DATABASE_URL", "value": "postgresql+psycopg://mist:********@db.internal/mist", "source": "environment"},
+    {"key": "MIST_DATABASE_URL", "value": "postgresql+psycopg://mist:********@db.internal/mist",
+     "source": "environment"},
     {"key": "MIST_RESERVED_DOMAINS", "value": ["admin.example.com", "internal.example.com"], "source": "environment"},
     {"key": "MIST_TEMPLATE_IMAGES", "value": {}, "source": "default"},
     {"key": "MIST_DRAIN_SECONDS", "value": 1.5, "source": "default"},
@@ -110,7 +111,7 @@ class FakeMist:
         if int(params["appId"]) != 2:
             if action != "status":
                 return error(409, NOT_DEPLOYED)
-            data = {key: None for key in CONTAINER}
+            data = dict.fromkeys(CONTAINER)
             data.update(appId=int(params["appId"]), state="not_deployed", health="none", restarts=0)
             return httpx.Response(200, json={"success": True, "message": "OK", "data": data})
         if action in ("start", "stop", "restart"):
@@ -282,7 +283,9 @@ def test_login_stores_a_private_token(monkeypatch, tmp_path: Path, capsys) -> No
         return httpx.Response(200, json={"success": True, "message": "OK", "data": None})
 
     real = MistAPI
-    monkeypatch.setattr(commands, "MistAPI", lambda url, token=None: real(url, token, transport=httpx.MockTransport(server)))
+    monkeypatch.setattr(
+        commands, "MistAPI", lambda url, token=None: real(url, token, transport=httpx.MockTransport(server))
+    )
     monkeypatch.setattr(commands.socket, "gethostname", lambda: "box")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.setenv("MIST_PASSWORD", "a long passphrase")

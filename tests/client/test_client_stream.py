@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_support import Script, log, status
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.frames import Close
@@ -12,8 +13,6 @@ from websockets.http11 import Response
 
 from mist.client.errors import ApiError, ConnectionFailed
 from mist.client.stream import DeploymentWatch
-
-from cli_support import Script, log, status
 
 
 class Clock:

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
-from alembic.script import ScriptDirectory
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, MetaData, Table, create_engine, inspect, select
 from sqlalchemy.pool import NullPool
+from support.first_revision import FIRST_REVISION_ROWS
+from support.first_revision import insert as _insert
 
 import mist.db
-from support.first_revision import FIRST_REVISION_ROWS, insert as _insert
 from mist.db.engine import Database, MigrationError
 from mist.db.models import Base
 

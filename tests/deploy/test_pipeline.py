@@ -5,16 +5,17 @@ test reads as the list of things the pipeline asked the engine and the router to
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
+from support.fake_engine import FakeEngine, closed_port, listening_port
 
 from mist.deploy.health import HealthCheck, Unhealthy
 from mist.deploy.pipeline import Limits, Pipeline, StageTimeout
 from mist.deploy.plan import DeployPlan, Runtime
 from mist.deploy.stages import Stage
 from mist.errors import BuildFailed, MistError, ProxyError
-from support.fake_engine import FakeEngine, closed_port, listening_port
 
 APP, DEPLOYMENT = 3, 7
 QUICK = HealthCheck(interval=0.01, timeout=0.5, retries=3)
@@ -52,6 +53,9 @@ class Git:
 
     def __init__(self) -> None:
         self.checkouts: list[str] = []
+
+    async def discard(self, checkout: Path) -> None:
+        shutil.rmtree(checkout, ignore_errors=True)
 
     async def checkout(self, app_id, url, commit, checkout: Path, log, auth=None) -> None:  # noqa: ANN001
         self.checkouts.append(commit)

@@ -21,7 +21,7 @@ def test_the_error_message_of_a_failure_is_redacted(db: Database, tmp_path: Path
         s.flush()
         deployment_id = store.enqueue(s, s.get(App, 1), "c" * 40, "msg").id
     assert db.call(store.claim_next, "w1", timedelta(seconds=30))[0] == deployment_id
-    logs = LogStore(tmp_path / "logs")
+    logs = LogStore(db)
     writer = logs.writer(deployment_id, Redactor(["s3cr3t-value"]))
     bus = EventBus()
 
@@ -32,7 +32,6 @@ def test_the_error_message_of_a_failure_is_redacted(db: Database, tmp_path: Path
             return [sub.queue.get_nowait().text for _ in range(sub.queue.qsize())]
 
     events = asyncio.run(fail())
-    writer.close()
     row = db.call(store.get, deployment_id)
     assert row.error_message == f"COPY failed: stat {REDACTED}: file does not exist"
     assert row.message == row.error_message

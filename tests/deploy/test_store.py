@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+
 import pytest
 from sqlalchemy import update
 
@@ -91,7 +92,7 @@ def test_a_rollback_marks_the_deployment_it_replaced(db: Database) -> None:
 
 def test_images_beyond_the_retention_are_pruned_but_never_the_active_one(db: Database) -> None:
     deps = []
-    for n in range(4):
+    for _ in range(4):
         dep = enqueue(db, 1)
         db.call(store.claim_next, "w", LEASE)
         db.call(store.succeed, dep, "w", COMPLETED, f"mist-app-1:{dep}", "cid", "{}")

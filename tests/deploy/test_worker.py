@@ -5,11 +5,13 @@ recovery at start-up, superseded deployments and a rollback from a snapshot."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from support.fake_engine import FakeEngine
 
 from mist.config import Settings
 from mist.db.engine import Database
@@ -23,7 +25,6 @@ from mist.deploy.stages import FAILED, ROLLED_BACK, STARTING_NEW, STOPPED, SUCCE
 from mist.deploy.worker import StopOutcome, Workers
 from mist.runtime.engine import DEPLOYMENT_LABEL
 from mist.secretbox import SecretBox
-from support.fake_engine import FakeEngine
 
 
 class Engine:
@@ -59,7 +60,7 @@ def test_a_stop_between_claim_and_pipeline_is_applied(
         return real_load_plan(*args)
 
     monkeypatch.setattr(worker, "load_plan", slow_load_plan)
-    engine, logs = Engine(), LogStore(tmp_path / "logs")
+    engine, logs = Engine(), LogStore(db)
 
     async def scenario() -> None:
         workers = Workers(settings, db, EventBus(), logs, engine, None, None, SecretBox(tmp_path / "secret.key"))
@@ -83,6 +84,9 @@ def test_a_stop_between_claim_and_pipeline_is_applied(
 
 class Git:
     """A checkout that holds a Dockerfile."""
+
+    async def discard(self, checkout: Path) -> None:
+        shutil.rmtree(checkout, ignore_errors=True)
 
     async def checkout(self, app_id, url, commit, checkout: Path, log, auth=None) -> None:  # noqa: ANN001
         checkout.mkdir(parents=True)
@@ -116,7 +120,7 @@ class Mist:
 
     def __init__(self, tmp_path: Path, db: Database) -> None:
         self.db, self.engine, self.router = db, FakeEngine(), Router()
-        self.logs = LogStore(tmp_path / "logs")
+        self.logs = LogStore(db)
         settings = Settings(data_dir=tmp_path / "data", workers=1, proxy_enabled=False, drain_seconds=0)
         self.workers = Workers(settings, db, EventBus(), self.logs, self.engine, Git(), self.router,
                                SecretBox(tmp_path / "secret.key"))
@@ -232,7 +236,8 @@ def test_recovery_at_start_up_fails_interrupted_deployments_and_removes_their_co
     _app(db)
     deployment_id = _enqueue(db)
     with db.session() as s:
-        store.claim_next(s, "dead-process/w0", timedelta(seconds=30))
+        # On PostgreSQL other processes may be running deployments: only a lapsed lease marks an orphan.
+        store.claim_next(s, "dead-process/w0", timedelta(seconds=30 if db.is_sqlite else -1))
         store.set_stage(s, deployment_id, "dead-process/w0", STARTING_NEW)
     mist = Mist(tmp_path, db)
     half_started = mist.engine.add_container(f"mist-app-{APP}-next-{deployment_id}", APP, deployment_id)
@@ -244,6 +249,43 @@ def test_recovery_at_start_up_fails_interrupted_deployments_and_removes_their_co
     assert list(mist.engine.containers) == [other.id]
     assert ("remove", (half_started.id, 0)) in mist.engine.calls
     assert f"Removed its half-started container {half_started.name}" in mist.lines(deployment_id)
+
+
+def test_on_postgresql_a_deployment_another_live_process_holds_is_left_to_it(tmp_path: Path, db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("SQLite serves one process: every running row is an orphan at start-up")
+    _app(db)
+    deployment_id = _enqueue(db)
+    with db.session() as s:
+        store.claim_next(s, "other-process/w0", timedelta(seconds=30))
+    mist = Mist(tmp_path, db)
+    running = mist.engine.add_container(f"mist-app-{APP}-next-{deployment_id}", APP, deployment_id)
+
+    mist.run()
+    assert mist.row(deployment_id).status == "building"
+    assert list(mist.engine.containers) == [running.id]
+
+
+def test_a_stop_sent_to_another_process_reaches_the_one_running_the_deployment(
+    tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _app(db)
+    mist = Mist(tmp_path, db)
+    monkeypatch.setattr(worker, "STOP_POLL_SECONDS", 0.05)
+    building = mist.engine.hold("build")
+    deployment_id = _enqueue(db)
+
+    async def scenario() -> None:
+        await asyncio.wait_for(building.reached.wait(), 10)
+        # What the API of a process that does not run it does: ask through the row.
+        assert await asyncio.to_thread(db.call, store.request_stop, deployment_id, "Stopped by o")
+        assert not await asyncio.to_thread(db.call, store.request_stop, deployment_id, "Stopped by another")
+        await mist.final(deployment_id)
+
+    mist.run(scenario)
+    row = mist.row(deployment_id)
+    assert (row.status, row.error_message) == (STOPPED, "Stopped by o")
+    assert not db.call(store.request_stop, deployment_id, "too late")
 
 
 def test_a_burst_of_deployments_runs_the_newest_and_supersedes_the_others(tmp_path: Path, db: Database) -> None:
@@ -290,3 +332,20 @@ def test_a_rollback_runs_the_snapshot_and_image_of_then_whatever_the_app_says_no
     assert "build" not in mist.engine.ops()
     assert mist.engine.containers[mist.row(rollback).container_id].restart_policy == "always"
     assert (mist.row(rollback).status, mist.row(replaced).status) == (SUCCESS, ROLLED_BACK)
+
+
+def test_a_failed_deployment_removes_the_image_it_built(tmp_path: Path, db: Database) -> None:
+    _app(db)
+    mist = Mist(tmp_path, db)
+    mist.engine.exit_code = 3  # the new container exits at once
+    deployment_id = _enqueue(db)
+
+    async def scenario() -> None:
+        await mist.final(deployment_id)
+
+    mist.run(scenario)
+    row = mist.row(deployment_id)
+    assert row.status == FAILED and "exit" in row.error_message
+    image = f"mist-app-{APP}:{deployment_id}"
+    assert ("remove_image", (image,)) in mist.engine.calls and image not in mist.engine.images
+    assert not mist.engine.containers

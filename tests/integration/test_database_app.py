@@ -7,8 +7,8 @@ import time
 
 import docker
 from conftest import container_of
-from support.engine import ip_of
 from support.client import MistClient
+from support.engine import ip_of
 
 
 def redis(ip: str, *commands: str, timeout: float = 20) -> bytes:

@@ -62,7 +62,8 @@ http.server.HTTPServer(("0.0.0.0", 8000), H).serve_forever()
 
 def deployed(owner: MistClient, app: dict) -> None:
     deployment = owner.deploy(app["id"])
-    assert owner.wait_final(app["id"], deployment["id"], timeout=180)["status"] == "success", owner.logs(deployment["id"])
+    final = owner.wait_final(app["id"], deployment["id"], timeout=180)
+    assert final["status"] == "success", owner.logs(deployment["id"])
 
 
 def test_web_app_reaches_its_database_by_alias_and_other_projects_cannot(

@@ -16,7 +16,8 @@ from support.sample_app import SERVER_PY
 from websockets.sync.client import connect
 
 QUICK = 'FROM mist-test/busybox:1\nRUN echo {nonce}\nCMD ["sh", "-c", "sleep 3600"]\n'
-SLOW = 'FROM mist-test/busybox:1\nRUN echo {nonce} && echo long-step-started && sleep 60\nCMD ["sh", "-c", "sleep 3600"]\n'
+SLOW = ('FROM mist-test/busybox:1\nRUN echo {nonce} && echo long-step-started && sleep 60\n'
+        'CMD ["sh", "-c", "sleep 3600"]\n')
 
 
 def wait_for(predicate, timeout: float = 60, what: str = "condition"):
@@ -119,7 +120,8 @@ def test_kill_during_the_health_check_removes_the_half_started_container_and_kee
 ) -> None:
     server = server_factory(workers=1)
     repo = f"health-kill-{uuid.uuid4().hex[:8]}"
-    dockerfile = 'FROM mist-test/python:bookworm\nWORKDIR /app\nCOPY . .\nRUN echo {nonce}\nCMD ["python3", "server.py"]\n'
+    dockerfile = ('FROM mist-test/python:bookworm\nWORKDIR /app\nCOPY . .\nRUN echo {nonce}\n'
+                  'CMD ["python3", "server.py"]\n')
     files = {"server.py": SERVER_PY, "version.txt": "v1", "Dockerfile": dockerfile.format(nonce=uuid.uuid4().hex)}
     git_server.create_repo(repo, files)
     with httpx.Client(base_url=server.url, timeout=60) as http:
@@ -131,7 +133,8 @@ def test_kill_during_the_health_check_removes_the_half_started_container_and_kee
         assert owner.wait_final(app["id"], first["id"])["status"] == "success"
         # The next version takes its time to become healthy: the kill lands in that wait.
         owner.put("/api/apps/update", {"appId": app["id"], "healthcheckStartPeriod": 60})
-        git_server.commit(repo, {**files, "version.txt": "v2", "Dockerfile": dockerfile.format(nonce=uuid.uuid4().hex)}, message="v2")
+        v2 = {**files, "version.txt": "v2", "Dockerfile": dockerfile.format(nonce=uuid.uuid4().hex)}
+        git_server.commit(repo, v2, message="v2")
         second = owner.deploy(app["id"])
         wait_for(lambda: "Waiting for the new container" in owner.logs(second["id"]), what="the health check")
         assert len(engine.containers.list(filters={"label": f"mist.app={app['id']}"})) == 2

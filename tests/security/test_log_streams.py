@@ -166,7 +166,8 @@ def test_build_lines_arrive_whole_and_in_order_whatever_the_engine_cuts(
     dockerfile = (
         "FROM mist-test/busybox:1\n"
         # The nonce keeps the step out of the build cache, which would print nothing.
-        f'RUN echo nonce-{uuid.uuid4().hex}; i=1; while [ $i -le 3000 ]; do echo "mist-line-$i {padding}"; i=$((i+1)); done\n'
+        f"RUN echo nonce-{uuid.uuid4().hex}; i=1; while [ $i -le 3000 ];"
+        f' do echo "mist-line-$i {padding}"; i=$((i+1)); done\n'
         'CMD ["sleep", "3600"]\n'
     )
     expected = [f"mist-line-{n} {padding}" for n in range(1, 3001)]

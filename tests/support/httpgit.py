@@ -128,7 +128,7 @@ def _self_signed(tls_dir: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 that is its own CA: trusting it is trusting the server."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mist-test git server")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())

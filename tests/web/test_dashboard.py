@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = pytest.mark.docker
-expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra pins it)").expect
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (the test extra pins it)"
+).expect
 
 DOCKERFILE = """\
 FROM mist-test/busybox:1
@@ -51,11 +53,15 @@ def wait_detail(page: Page, deployment_id: int, status: str, timeout: int = DEPL
 
 
 def viewer_lines(page: Page) -> list[str]:
-    return page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=log] .log-line'), (el) => el.textContent)")
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('[data-testid=log] .log-line'), (el) => el.textContent)"
+    )
 
 
 def viewer_seqs(page: Page) -> list[int]:
-    return page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=log] .log-line'), (el) => Number(el.dataset.seq))")
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('[data-testid=log] .log-line'), (el) => Number(el.dataset.seq))"
+    )
 
 
 def stored_lines(page: Page, deployment_id: int) -> list[str]:
@@ -77,7 +83,8 @@ def current_deployment_id(page: Page) -> int:
 def deploy_from_ui(page: Page, previous: int | None) -> int:
     page.get_by_test_id("deploy").click()
     page.wait_for_function(
-        "(prev) => { const el = document.querySelector('[data-testid=deployment-detail]'); return el && el.dataset.id !== String(prev); }",
+        "(prev) => { const el = document.querySelector('[data-testid=deployment-detail]');"
+        " return el && el.dataset.id !== String(prev); }",
         arg=previous)
     return current_deployment_id(page)
 
@@ -201,7 +208,8 @@ def test_dashboard_end_to_end(browser, server: MistServer, git_server: GitServer
     domain_form.locator("input[name=domain]").fill("shop.example.test")
     domain_form.get_by_role("button", name="Add domain").click()
     expect(page.get_by_test_id("domains")).to_contain_text("shop.example.test")
-    assert [d["domain"] for d in api(page, "POST", "/api/apps/domains/get", {"appId": site["id"]})["data"]] == ["shop.example.test"]
+    domains = api(page, "POST", "/api/apps/domains/get", {"appId": site["id"]})["data"]
+    assert [d["domain"] for d in domains] == ["shop.example.test"]
     remove = page.get_by_test_id("domains").get_by_role("button", name="Remove")
     remove.click()
     page.get_by_test_id("domains").get_by_role("button", name="Confirm remove?").click()
@@ -252,7 +260,8 @@ def test_dashboard_end_to_end(browser, server: MistServer, git_server: GitServer
     rollback.click()
     row(page, 1).get_by_role("button", name="Confirm roll back?").click()
     page.wait_for_function(
-        "(prev) => { const el = document.querySelector('[data-testid=deployment-detail]'); return el && el.dataset.id !== String(prev); }",
+        "(prev) => { const el = document.querySelector('[data-testid=deployment-detail]');"
+        " return el && el.dataset.id !== String(prev); }",
         arg=second)
     third = current_deployment_id(page)
     wait_detail(page, third, "success")
@@ -262,7 +271,8 @@ def test_dashboard_end_to_end(browser, server: MistServer, git_server: GitServer
     expect(row(page, 3).locator(".hash")).to_have_text(first_commit[:7])
     expect(row(page, 3)).to_contain_text("rollback · replaced #2")
     expect(page.get_by_test_id("app-summary")).to_have_text(f"Running #3 · {first_commit[:7]} first version")
-    deployments = {d["deployment_number"]: d for d in api(page, "POST", "/api/deployment/getByAppId", {"appId": app_id})["data"]}
+    listed = api(page, "POST", "/api/deployment/getByAppId", {"appId": app_id})["data"]
+    deployments = {d["deployment_number"]: d for d in listed}
     assert deployments[3]["is_active"] and deployments[3]["commit_hash"] == first_commit
     assert deployments[2]["status"] == "rolled_back" and deployments[2]["commit_hash"] == second_commit
     page.evaluate("() => window.scrollTo(0, 0)")

@@ -18,7 +18,9 @@ from support.server import MistServer
 from test_dashboard import DEPLOY_TIMEOUT, api, deploy_from_ui, dockerfile, wait_detail
 
 pytestmark = pytest.mark.docker
-expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra pins it)").expect
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (the test extra pins it)"
+).expect
 
 
 def sign_in(page, email: str) -> None:
@@ -149,7 +151,8 @@ def test_owner_tools_webhook_audit_log_and_deletion(browser, server: MistServer,
     assert errors == [], errors
 
     # --- A plain user: no audit log link, no push-to-deploy section ------------------------------------
-    api(page, "POST", "/api/users/create", {"username": "bob", "email": "bob@example.com", "password": PASSWORD, "role": "user"})
+    api(page, "POST", "/api/users/create",
+        {"username": "bob", "email": "bob@example.com", "password": PASSWORD, "role": "user"})
     context.close()
     context, page, errors = open_page(browser, server.url)
     sign_in(page, "bob@example.com")

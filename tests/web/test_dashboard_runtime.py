@@ -27,12 +27,14 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = pytest.mark.docker
-expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra pins it)").expect
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (the test extra pins it)"
+).expect
 
 XSS = "<img src=x onerror=alert(1)>"
 DOCKERFILE = r"""FROM mist-test/busybox:1
 CMD ["sh", "-c", "printf '\\033[32mready\\033[0m {nonce}\\n'; echo '<img src=x onerror=alert(1)>'; i=0; while true; do i=$((i+1)); echo line-$i; sleep 0.2; done"]
-"""
+"""  # noqa: E501 (one Dockerfile instruction)
 LINE = re.compile(r"line-(\d+)")
 
 
@@ -41,7 +43,9 @@ def runtime(page: Page):
 
 
 def runtime_lines(page: Page) -> list[str]:
-    return page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=runtime-log] .log-line'), (el) => el.textContent)")
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('[data-testid=runtime-log] .log-line'), (el) => el.textContent)"
+    )
 
 
 def numbers(lines: list[str]) -> list[int]:
@@ -65,7 +69,9 @@ def fact(page: Page, name: str):
     return runtime(page).locator(f"[data-fact={name}]")
 
 
-def test_runtime_panel_logs_settings_deploy_key_volumes_and_database(browser, server: MistServer, git_server: GitServer) -> None:
+def test_runtime_panel_logs_settings_deploy_key_volumes_and_database(
+    browser, server: MistServer, git_server: GitServer
+) -> None:
     repo = f"ticker-{uuid.uuid4().hex[:8]}"
     git_server.create_repo(repo, {"Dockerfile": DOCKERFILE.replace("{nonce}", uuid.uuid4().hex)}, message="ticker")
     context, page, errors = open_page(browser, server.url)
@@ -263,7 +269,8 @@ def test_runtime_panel_logs_settings_deploy_key_volumes_and_database(browser, se
     assert errors == [] and dialogs == [], (errors, dialogs)
 
     # --- A plain user: no password, no host path --------------------------------------------------------------
-    api(page, "POST", "/api/users/create", {"username": "bob", "email": "bob@example.com", "password": PASSWORD, "role": "user"})
+    api(page, "POST", "/api/users/create",
+        {"username": "bob", "email": "bob@example.com", "password": PASSWORD, "role": "user"})
     context.close()
     context, page, errors = open_page(browser, server.url)
     sign_in(page, "bob@example.com")

@@ -201,7 +201,7 @@ def test_a_server_side_close_before_the_end_reconnects_by_itself(harness) -> Non
         await ws.close(1011)
 
     async def rest(ws: WebSocket, since: int) -> None:
-        for seq in range(0, 10):
+        for seq in range(10):
             await ws.send_json(log(seq, LINES[seq]))
         await ws.send_json({"type": "error", "timestamp": "", "data": {"message": "boom"}})
         await ws.send_json(status("failed", "building_image", 50))
@@ -307,7 +307,8 @@ def test_colours_carry_over_lines_and_markup_stays_text(harness) -> None:
 
 def runtime_log(stamp: int, line: str) -> dict:
     """A line of WS /ws/container/logs: the engine's fixed-width timestamp, no seq."""
-    return {"type": "log", "timestamp": "", "data": {"timestamp": f"2026-01-01T00:00:{stamp:02d}.000000000Z", "line": line}}
+    timestamp = f"2026-01-01T00:00:{stamp:02d}.000000000Z"
+    return {"type": "log", "timestamp": "", "data": {"timestamp": timestamp, "line": line}}
 
 
 def start_runtime(page, max_lines: int = 50) -> None:
@@ -319,7 +320,10 @@ def start_runtime(page, max_lines: int = 50) -> None:
         let seq = 0;
         window.runtime = new m.ContainerLogStream(7, {
             onLine: ({line, timestamp}) => window.runtimeView.appendLines([{seq: seq++, line, title: timestamp}]),
-            onStatus: (d) => { window.runtimeStatuses.push(d); window.runtimeView.appendMarker(`container ${d.state}`); },
+            onStatus: (d) => {
+                window.runtimeStatuses.push(d);
+                window.runtimeView.appendMarker(`container ${d.state}`);
+            },
             onError: (text) => window.runtimeView.appendMarker(text, 'error'),
             onState: (s) => window.runtimeView.setState(s),
         }, {backoff: [50, 100, 200], tail: 200}).start();
@@ -360,7 +364,9 @@ def test_the_runtime_log_skips_what_a_reconnect_replays(harness) -> None:
     assert runtime_texts(page) == ["a", "b", "same", "same"]  # live, nothing is skipped
     page.evaluate("() => window.runtime.drop(100)")
     page.wait_for_function("() => window.runtimeView.lines().at(-1) === 'd'", timeout=10_000)
-    assert runtime_texts(page) == ["a", "b", "same", "same", "same", "c", "container exited", "engine gone <b>away</b>", "d"]
+    assert runtime_texts(page) == [
+        "a", "b", "same", "same", "same", "c", "container exited", "engine gone <b>away</b>", "d"
+    ]
     assert fake.container_connections == [{"appId": "7", "tail": "200"}] * 3
     stats = page.evaluate("() => window.runtime.stats")
     assert stats["connects"] == 3 and stats["duplicates"] == 5, stats

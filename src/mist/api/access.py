@@ -91,8 +91,10 @@ class AccessWatch:
     def watch(self, websocket: WebSocket, check: Check, target: int) -> None:
         """From now on, the endpoint running this socket ends once its caller fails
         `check(session, user, target)` (the endpoint must be wrapped by `guarded`)."""
+        task = asyncio.current_task()
+        assert task is not None  # called from the endpoint's coroutine
         entry = _Watched(websocket.cookies.get(COOKIE_NAME), websocket.headers.get("authorization"), check,
-                         target, asyncio.current_task())
+                         target, task)
         websocket.state.access = entry
         self._watched.add(entry)
         if self._task is None or self._task.done():
@@ -135,8 +137,9 @@ def guarded(endpoint: Endpoint) -> Endpoint:
             await endpoint(websocket)
         except asyncio.CancelledError:
             entry = watch.forget(websocket)
+            task = asyncio.current_task()
             # Only our own cancellation is absorbed; a server shutting down cancels too.
-            if entry is None or not entry.revoked or asyncio.current_task().uncancel() > 0:
+            if entry is None or not entry.revoked or task is None or task.uncancel() > 0:
                 raise
             await _close(websocket)
         finally:

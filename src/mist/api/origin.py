@@ -103,8 +103,8 @@ class OriginGuard:
                 status, reason = refused
                 return await JSONResponse(error_body(reason), status_code=status)(scope, receive, send)
         elif scope["type"] == "websocket":
-            reason = websocket_refusal(Headers(scope=scope), self.public_url)
-            if reason is not None:
-                denial = JSONResponse(error_body(reason), status_code=403)
+            denied = websocket_refusal(Headers(scope=scope), self.public_url)
+            if denied is not None:
+                denial = JSONResponse(error_body(denied), status_code=403)
                 return await WebSocket(scope, receive, send).send_denial_response(denial)
         await self.app(scope, receive, send)

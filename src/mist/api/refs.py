@@ -9,7 +9,7 @@ fails validation, `unreachable` checks each id it names as the route would, and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +63,7 @@ def text_id(text: str | None) -> int | None:
     return _as_id(int(text))
 
 
-def named(route: APIRoute, path: dict[str, Any], query: dict[str, Any], body: Any) -> Iterator[tuple[str, int]]:
+def named(route: APIRoute, path: Mapping[str, Any], query: Mapping[str, Any], body: Any) -> Iterator[tuple[str, int]]:
     """(kind, id) of every marked id present in the request."""
     dependant = route.dependant
     for params, values in ((dependant.path_params, path), (dependant.query_params, query)):

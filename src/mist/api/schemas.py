@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -108,23 +108,28 @@ MemoryLimit = Annotated[int, Field(strict=True, ge=6, le=4 * 1024 * 1024)]  # Mi
 RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
 
 
+# The default of a field that may be left out but not sent as null: None marks "not sent", and the
+# field's type, without None, makes validation refuse an explicit null. Typed Any for that reason.
+NOT_SENT: Any = None
+
+
 class RuntimeFieldsIn(Body):
     """When and how an app moves to a new version; unset fields keep their defaults or values.
-    Limits and the restart policy are cleared with null; any other field refuses null (None below
-    only marks "not sent")."""
+    Limits and the restart policy are cleared with null; any other field refuses null (NOT_SENT,
+    which is None, only marks "not sent")."""
 
-    deploymentStrategy: Literal["auto", "manual"] = None
-    updateStrategy: Literal["rolling", "recreate"] = None
-    healthcheckPath: Annotated[str, StringConstraints(max_length=1024)] = None
-    healthcheckInterval: Annotated[int, Field(strict=True, ge=1, le=300)] = None
-    healthcheckTimeout: Annotated[int, Field(strict=True, ge=1, le=300)] = None
-    healthcheckRetries: Annotated[int, Field(strict=True, ge=1, le=1000)] = None
-    healthcheckStartPeriod: Annotated[int, Field(strict=True, ge=0, le=3600)] = None
+    deploymentStrategy: Literal["auto", "manual"] = NOT_SENT
+    updateStrategy: Literal["rolling", "recreate"] = NOT_SENT
+    healthcheckPath: Annotated[str, StringConstraints(max_length=1024)] = NOT_SENT
+    healthcheckInterval: Annotated[int, Field(strict=True, ge=1, le=300)] = NOT_SENT
+    healthcheckTimeout: Annotated[int, Field(strict=True, ge=1, le=300)] = NOT_SENT
+    healthcheckRetries: Annotated[int, Field(strict=True, ge=1, le=1000)] = NOT_SENT
+    healthcheckStartPeriod: Annotated[int, Field(strict=True, ge=0, le=3600)] = NOT_SENT
     cpuLimit: CpuLimit | None = None
     memoryLimit: MemoryLimit | None = None
     restartPolicy: RestartPolicy | None = None
     # Write-only: for http(s) remotes, given to git by an askpass program. "" removes it.
-    gitToken: GitToken = None
+    gitToken: GitToken = NOT_SENT
 
 
 class AppCreateIn(RuntimeFieldsIn):
@@ -145,15 +150,15 @@ class AppUpdateIn(RuntimeFieldsIn):
     template's port; a web app needs one); other fields refuse null."""
 
     appId: AppRef
-    name: Annotated[str, StringConstraints(max_length=63)] = None
-    appType: Literal["web", "service", "database"] = None
-    gitRepository: RepoUrl = None
-    gitBranch: Branch = None
-    dockerfilePath: RelPath = None
-    rootDirectory: RelPath = None
+    name: Annotated[str, StringConstraints(max_length=63)] = NOT_SENT
+    appType: Literal["web", "service", "database"] = NOT_SENT
+    gitRepository: RepoUrl = NOT_SENT
+    gitBranch: Branch = NOT_SENT
+    dockerfilePath: RelPath = NOT_SENT
+    rootDirectory: RelPath = NOT_SENT
     port: Port | None = None
-    templateName: Annotated[str, StringConstraints(max_length=32)] = None
-    envVars: EnvVars = None
+    templateName: Annotated[str, StringConstraints(max_length=32)] = NOT_SENT
+    envVars: EnvVars = NOT_SENT
 
 
 class DeploymentIdIn(Body):

@@ -22,7 +22,6 @@ removed from the project.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -42,7 +41,6 @@ from mist.containers import MAX_TAIL
 from mist.db.models import User
 from mist.deploy import store
 from mist.deploy.events import message
-from mist.deploy.logs import LogStore
 from mist.deploy.stages import FAILED, FINAL
 from mist.errors import MistError
 from mist.feeds import FellBehind
@@ -54,7 +52,7 @@ router = APIRouter()
 T = TypeVar("T")
 
 SLOW_WATCHER = 1013  # "try again later": the watcher fell too far behind
-REPLAY_BATCH = 500  # stored lines read from disk at a time
+REPLAY_BATCH = 500  # stored lines read at a time
 HANDSHAKES_AT_ONCE = 2
 
 
@@ -116,6 +114,7 @@ async def deployment_logs(websocket: WebSocket) -> None:
         if caller is None:
             return
         _user, deployment_id, current = caller
+        assert current is not None  # deployment_for found it, or refused the watcher
         since = websocket.query_params.get("since", "0")
         if not since.isdigit() or int(since) >= 2**63:
             return await _deny(websocket, 400, "since: a line number (the seq to resume from)")
@@ -123,7 +122,7 @@ async def deployment_logs(websocket: WebSocket) -> None:
 
         await websocket.accept()
         try:
-            next_seq = await _replay(websocket, svc.logs, deployment_id, int(since))
+            next_seq = await _replay(websocket, svc, deployment_id, int(since))
             last = store.status_data(current)
             if store.is_final(current):
                 return await _finish(websocket, current.status, current.error_message, last)
@@ -133,18 +132,16 @@ async def deployment_logs(websocket: WebSocket) -> None:
             return
 
 
-async def _replay(websocket: WebSocket, logs: LogStore, deployment_id: int, start: int) -> int:
-    """Sends the stored lines from number `start` on, read from disk a batch at a time (a log
-    may hold MIST_LOG_MAX_MB); returns the number of the next line."""
-    lines, pacer = logs.iter_lines(deployment_id, start), _pacer(websocket)
-    seq = start
-    try:
-        while batch := await asyncio.to_thread(list, itertools.islice(lines, REPLAY_BATCH)):
-            for line in batch:
-                await pacer.send(lambda: websocket.send_json(message("log", {"line": line}, seq=seq)))  # noqa: B023
-                seq += 1
-    finally:
-        lines.close()
+async def _replay(websocket: WebSocket, svc: Services, deployment_id: int, start: int) -> int:
+    """Sends the stored lines from number `start` on, read a batch at a time (a log may hold
+    MIST_LOG_MAX_MB); returns the number of the next line."""
+    pacer, seq = _pacer(websocket), start
+    while batch := await svc.db.run(svc.logs.page, deployment_id, seq, REPLAY_BATCH):
+        for line in batch:
+            await pacer.send(lambda: websocket.send_json(message("log", {"line": line}, seq=seq)))  # noqa: B023
+            seq += 1
+        if len(batch) < REPLAY_BATCH:
+            break
     return seq
 
 
@@ -171,13 +168,12 @@ async def container_logs(websocket: WebSocket) -> None:
     stream = asyncio.ensure_future(_send_all(websocket, svc.containers.follow(target, int(tail))))
     try:
         await asyncio.wait({gone, stream}, return_when=asyncio.FIRST_COMPLETED)
-        if stream.done() and not stream.cancelled() and stream.exception() is not None:
-            exc = stream.exception()
-            if isinstance(exc, FellBehind):
-                await websocket.close(SLOW_WATCHER, exc.message)
+        if stream.done() and not stream.cancelled() and (failure := stream.exception()) is not None:
+            if isinstance(failure, FellBehind):
+                await websocket.close(SLOW_WATCHER, failure.message)
                 return
-            log.error("container logs of app %s: %s", target.app_id, exc)
-            reason = exc.message if isinstance(exc, MistError) else "internal error"
+            log.error("container logs of app %s: %s", target.app_id, failure)
+            reason = failure.message if isinstance(failure, MistError) else "internal error"
             await websocket.send_json(message("error", {"message": reason}))
             await websocket.close()
     except WebSocketDisconnect:

@@ -5,7 +5,7 @@ An id the user may not reach is reported as missing (NotFound), so ids do not le
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +14,12 @@ from mist.auth.users import is_admin
 from mist.db.models import App, Deployment, Project, ProjectMember, User
 from mist.errors import NotFound
 
-T = TypeVar("T")
+
+class _OfApp(Protocol):
+    app_id: int
+
+
+T = TypeVar("T", bound=_OfApp)
 
 
 def can_reach_project(session: Session, user: User, project_id: int) -> bool:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from mist.db.models import AuthSession, User, utcnow
@@ -52,4 +53,5 @@ def revoke_all(session: Session, user_id: int, keep: str | None = None) -> None:
 
 def purge_expired(session: Session, now: datetime) -> int:
     """Deletes the sessions that have ended by `now` (naive UTC); they can never be used again."""
-    return session.execute(delete(AuthSession).where(AuthSession.expires_at <= now)).rowcount
+    # A DELETE gives a CursorResult, whose row count the ORM's typing does not show.
+    return cast(CursorResult[Any], session.execute(delete(AuthSession).where(AuthSession.expires_at <= now))).rowcount

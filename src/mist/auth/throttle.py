@@ -89,7 +89,7 @@ class LoginThrottle:
         over = entry.failures - self.free[key[0]] if entry else -1
         if entry is None or over < 0:
             return 0.0
-        delay = min(self.max_delay, self.base_delay * 2 ** min(over, 32))
+        delay = min(self.max_delay, self.base_delay * 2.0 ** min(over, 32))
         return entry.last + delay - now
 
     def _count(self, key: tuple[str, str], now: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
@@ -33,7 +33,7 @@ def create(session: Session, user: User, name: str, scope: str, expires_at: date
         raise InvalidInput(f"scope: must be one of {', '.join(SCOPES)}")
     if expires_at is not None:
         if expires_at.tzinfo is not None:  # stored as naive UTC, like every time in the database
-            expires_at = expires_at.astimezone(timezone.utc).replace(tzinfo=None)
+            expires_at = expires_at.astimezone(UTC).replace(tzinfo=None)
         if expires_at <= utcnow():
             raise InvalidInput("expiresAt: must be in the future")
     token = PREFIX + secrets.token_urlsafe(32)
@@ -52,7 +52,7 @@ def resolve(session: Session, token: str) -> tuple[User, str] | None:
     if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
         return None
     row.last_used_at = utcnow()
-    return session.get(User, row.user_id), row.scope
+    return session.get_one(User, row.user_id), row.scope
 
 
 def list_for(session: Session, user: User) -> list[ApiToken]:

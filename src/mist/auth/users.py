@@ -81,7 +81,7 @@ async def authenticate(db: Database, email: str, password: str) -> User:
     """The user with this e-mail and password. A disabled account gets the very answer a wrong
     password gets, after the same work, so the answer tells nothing about the account."""
     user = await db.run(by_email, email)
-    if not await verify_password(user.password_hash if user else None, password) or user.disabled:
+    if not await verify_password(user.password_hash if user else None, password) or user is None or user.disabled:
         raise NotAuthenticated("wrong e-mail or password")
     return user
 

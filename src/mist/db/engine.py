@@ -7,12 +7,12 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -72,6 +72,11 @@ def _check_foreign_keys(connection: Connection) -> None:
         raise MigrationError(f"migration left {len(violations)} broken foreign key reference(s): {shown}")
 
 
+def affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 class MigrationError(RuntimeError):
     """The migrated schema would break references between rows; nothing was changed, Mist does not start."""
 
@@ -127,12 +132,12 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
-    def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(session, ...)` in one transaction, in the calling thread."""
         with self.session() as session:
             return fn(session, *args, **kwargs)
 
-    async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`call` in a thread: the one place the event loop's code waits for the database."""
         return await asyncio.to_thread(self.call, fn, *args, **kwargs)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
@@ -21,7 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> datetime:
     """Naive UTC: SQLite keeps no zone, so every stored time is UTC by convention."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -262,8 +262,44 @@ class Deployment(Base):
     image_removed: Mapped[bool] = mapped_column(Boolean, default=False)
     container_id: Mapped[str] = mapped_column(String(64), default="")
     claimed_by: Mapped[str] = mapped_column(String(64), default="")
+    # Why someone asked to stop it while it ran; the process running it looks for this every second
+    # (the request may have reached another process).
+    stop_requested: Mapped[str] = mapped_column(String(200), default="")
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class LogLine(Base):
+    """Written by mist.deploy.logs. A deployment's log, one row per line, numbered from 0: in the
+    database so that every Mist process can replay a deployment another one runs."""
+
+    __tablename__ = "deployment_logs"
+
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    line: Mapped[str] = mapped_column(Text)
+
+
+class Upstream(Base):
+    """Written by mist.proxy.router. Where each routed app's traffic goes ("IP:PORT" of its serving
+    container): in the database, so whichever process configures Caddy routes every app."""
+
+    __tablename__ = "upstreams"
+
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True,
+                                        autoincrement=False)
+    address: Mapped[str] = mapped_column(String(300))
+
+
+class Fact(Base):
+    """Written by mist.keycheck. Facts about this Mist installation that every process must agree
+    on, e.g. which server secret the stored credentials are encrypted with."""
+
+    __tablename__ = "facts"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

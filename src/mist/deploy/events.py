@@ -1,4 +1,7 @@
-"""In-process event bus: the pipeline publishes each deployment's messages, watchers subscribe.
+"""Event bus: the pipeline publishes each deployment's messages, watchers subscribe.
+
+On PostgreSQL the bus also forwards what is published here to the other Mist processes (see
+mist.db.channel), and publishes what they send with `deliver`.
 
 Watchers never poll the database for lines: a subscription is an asyncio queue fed by `publish`.
 A watcher too slow to keep up is cut off rather than letting its queue grow without bound. An
@@ -10,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -19,7 +23,7 @@ MAX_BACKLOG = 10_000
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def message(kind: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -85,6 +89,7 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subs: dict[int, set[Subscription]] = defaultdict(set)
+        self.forward: Callable[[int, dict[str, Any]], None] | None = None
 
     def subscribe(self, deployment_id: int) -> Subscription:
         sub = Subscription(self, deployment_id)
@@ -92,6 +97,12 @@ class EventBus:
         return sub
 
     def publish(self, deployment_id: int, event: dict[str, Any]) -> None:
+        if self.forward is not None:
+            self.forward(deployment_id, event)
+        self.deliver(deployment_id, event)
+
+    def deliver(self, deployment_id: int, event: dict[str, Any]) -> None:
+        """To this process's watchers only."""
         subs = tuple(self._subs.get(deployment_id, ()))
         if subs:
             published = Published(event)

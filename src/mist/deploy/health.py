@@ -63,6 +63,7 @@ async def wait_healthy(engine: Engine, state: ContainerState, port: int, check: 
         await asyncio.sleep(check.start_period)
     window = max(1, check.retries) * check.interval
     deadline = loop.time() + window
+    reason: str | None  # why the last probe failed
     delay, attempt, reason = 0.02, 0, "no probe ran"
     current: ContainerState | None = state  # just inspected by whoever started it
     while True:

@@ -1,26 +1,35 @@
-"""Per-deployment log files: every line appended as it happens, secrets redacted first.
+"""Deployment logs, stored in the database one line per row (`deployment_logs`), secrets redacted
+first: every Mist process sharing the database replays a deployment whichever process runs it.
 
-The line's index in the file is its sequence number, which live messages carry too, so a watcher
-can replay the file and continue from the bus without losing or repeating a line.
+A line's `seq` is its index in the log, which live messages carry too, so a watcher can replay the
+stored lines and continue from the event bus without losing or repeating a line. Lines are stored
+before they are published.
 
-Bounded: a line is at most `lines.MAX_LINE_BYTES` (longer ones continue on the next line), a file
+Bounded: a line is at most `lines.MAX_LINE_BYTES` (longer ones continue on the next line), a log
 at most `MIST_LOG_MAX_MB`; past that, lines are neither stored nor published, and one line says
-how many were cut. Files are read back a line or a block at a time, never whole.
+how many were cut. Logs are read back a page of lines at a time, never whole.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import re
-import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from sqlalchemy import func, insert, literal, select, text
+from sqlalchemy.orm import Session
+
+from mist.db.engine import Database
+from mist.db.models import Deployment, LogLine
 from mist.lines import split_lines
 
+log = logging.getLogger(__name__)
+
 REDACTED = "********"
-READ_BLOCK = 64 * 1024  # what a download sends at a time
+PAGE_LINES = 500  # lines read from the database at a time
 _ANSI_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]")
+_FILE_NAME = re.compile(r"deployment-(\d{1,10})\.log")
 
 
 class Redactor:
@@ -33,105 +42,158 @@ class Redactor:
         return self._pattern.sub(REDACTED, line) if self._pattern else line
 
 
+def _next_seq(session: Session, deployment_id: int) -> int:
+    found = session.scalar(select(func.max(LogLine.seq)).where(LogLine.deployment_id == deployment_id))
+    return 0 if found is None else found + 1
+
+
+def _store(session: Session, deployment_id: int, lines: list[str]) -> list[tuple[int, str]]:
+    """Appends `lines` after the last stored one. A log can have two writers at once (recovery taking
+    over from a worker that has not noticed yet): on PostgreSQL the deployment's row lock makes them
+    take turns; on SQLite the first line's number is computed by the statement that takes the write lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        # A build writes many small transactions of lines: none waits for its own flush to disk. The
+        # next status change commits as usual, which flushes every line written before it (the log
+        # is sequential), so a database crash can lose only lines after the last status change.
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+    session.execute(select(Deployment.id).where(Deployment.id == deployment_id).with_for_update(key_share=True))
+    base = session.execute(
+        insert(LogLine).from_select(
+            ["deployment_id", "seq", "line"],
+            select(literal(deployment_id), func.coalesce(func.max(LogLine.seq) + 1, 0), literal(lines[0]))
+            .where(LogLine.deployment_id == deployment_id),
+        ).returning(LogLine.seq)
+    ).scalar_one()
+    if len(lines) > 1:
+        session.execute(insert(LogLine), [
+            {"deployment_id": deployment_id, "seq": base + n, "line": line} for n, line in enumerate(lines) if n
+        ])
+    return [(base + n, line) for n, line in enumerate(lines)]
+
+
 class LogStore:
-    def __init__(self, root: Path, max_mb: int = 64) -> None:
-        self.root = root
+    def __init__(self, db: Database, max_mb: int = 64) -> None:
+        self.db = db
         self.max_mb = max_mb
 
-    def path(self, deployment_id: int) -> Path:
-        return self.root / f"deployment-{deployment_id}.log"
+    @staticmethod
+    def page(session: Session, deployment_id: int, start: int, limit: int = PAGE_LINES) -> list[str]:
+        """Up to `limit` stored lines from number `start` on."""
+        return list(session.scalars(
+            select(LogLine.line).where(LogLine.deployment_id == deployment_id, LogLine.seq >= start)
+            .order_by(LogLine.seq).limit(limit)))
 
     def iter_lines(self, deployment_id: int, start: int = 0) -> Iterator[str]:
-        """The stored lines from number `start` on, read one at a time. A last line still being
-        written (no newline yet) is left out: it reaches a watcher through the event bus."""
-        try:
-            f = open(self.path(deployment_id), encoding="utf-8", errors="replace", newline="\n")
-        except FileNotFoundError:
-            return
-        with f:
-            for seq, line in enumerate(f):
-                if not line.endswith("\n"):
-                    return
-                if seq >= start:
-                    yield line[:-1]
+        """The stored lines from number `start` on, a page per query (each its own short transaction:
+        a slow reader holds nothing open). Blocking: for threads."""
+        seq = start
+        while True:
+            page = self.db.call(self.page, deployment_id, seq)
+            yield from page
+            if len(page) < PAGE_LINES:
+                return
+            seq += len(page)
 
     def iter_blocks(self, deployment_id: int) -> Iterator[bytes]:
-        """The file as it is now, a block at a time (for downloads)."""
-        try:
-            f = open(self.path(deployment_id), "rb")
-        except FileNotFoundError:
-            return
-        with f:
-            while block := f.read(READ_BLOCK):
-                yield block
+        """The log as it is now, a page of lines at a time (for downloads)."""
+        for page in _pages(self.iter_lines(deployment_id)):
+            yield ("\n".join(page) + "\n").encode()
+
+    @staticmethod
+    def line(session: Session, deployment_id: int, seq: int) -> str | None:
+        return session.scalar(select(LogLine.line).where(LogLine.deployment_id == deployment_id, LogLine.seq == seq))
 
     def writer(self, deployment_id: int, redactor: Redactor) -> LogWriter:
-        return LogWriter(self.path(deployment_id), redactor, self.max_mb)
+        return LogWriter(deployment_id, redactor, self.max_mb)
 
-    def remove(self, deployment_ids: Iterable[int]) -> None:
-        for deployment_id in deployment_ids:
-            self.path(deployment_id).unlink(missing_ok=True)
+    def append_final(self, session: Session, deployment_id: int, line: str) -> list[tuple[int, str]]:
+        """One outcome line written on its own (recovery, a stop before the start): stored whatever
+        the log's size."""
+        return self.writer(deployment_id, Redactor(())).append(session, line, final=True)
 
-    def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+    def import_files(self, logs_dir: Path) -> int:
+        """Logs kept as files by earlier versions (one per deployment in MIST_DATA_DIR/logs) move into
+        the database, once: a file is deleted after its lines are stored, and a deployment whose log
+        is already in the database is not imported twice."""
+        imported = 0
+        for path in sorted(logs_dir.glob("deployment-*.log")) if logs_dir.is_dir() else []:
+            match = _FILE_NAME.fullmatch(path.name)
+            if match is None:
+                continue
+            deployment_id = int(match.group(1))
+            with open(path, encoding="utf-8", errors="replace", newline="\n") as f:
+                lines = [line.rstrip("\n") for line in f]
+
+            if self.db.call(_import, deployment_id, lines):
+                imported += 1
+            path.unlink()
+        if imported:
+            log.info("moved the logs of %d deployments from %s into the database", imported, logs_dir)
+        return imported
+
+
+def _import(session: Session, deployment_id: int, lines: list[str]) -> bool:
+    """Stores an old log file's lines, unless its deployment is gone or already has a stored log."""
+    if session.get(Deployment, deployment_id) is None or _next_seq(session, deployment_id):
+        return False
+    for page in _pages(iter(lines)):
+        _store(session, deployment_id, page)
+    return True
+
+
+def _pages(lines: Iterator[str]) -> Iterator[list[str]]:
+    page: list[str] = []
+    for line in lines:
+        page.append(line)
+        if len(page) == PAGE_LINES:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 class LogWriter:
-    """Appends lines and numbers them; continues the count of a file that already has lines.
+    """Appends a deployment's lines, with the session it is given.
 
-    Once the file reaches `max_mb`, lines are dropped and counted; the next `final` append (the
+    Once the log reaches `max_mb`, lines are dropped and counted; the next `final` append (the
     deployment's outcome) or the close first writes one line saying how many were cut, so the
     outcome is always at the end of the log however much came before it.
     """
 
-    def __init__(self, path: Path, redactor: Redactor, max_mb: int = 64) -> None:
+    def __init__(self, deployment_id: int, redactor: Redactor, max_mb: int = 64) -> None:
+        self.deployment_id = deployment_id
         self.redact = redactor
         self.max_mb = max_mb
         self._max_bytes = max_mb * 1024 * 1024
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._count = 0
-        self._size = 0
+        self._size: int | None = None  # what is stored already: read at the first append
         self._dropped = 0
-        if path.exists():
-            with open(path, "rb") as f:
-                for raw in f:
-                    self._count += 1
-                    self._size += len(raw)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._file = os.fdopen(fd, "a", encoding="utf-8")
 
-    def append(self, text: str, final: bool = False) -> list[tuple[int, str]]:
-        """Writes each line of `text`; returns (sequence number, redacted line) pairs, for the
+    def append(self, session: Session, text: str, final: bool = False) -> list[tuple[int, str]]:
+        """Stores each line of `text`; returns (sequence number, redacted line) pairs, for the
         lines stored. `final` lines are stored even past the size cap (a bounded few)."""
-        out = []
-        if final:
-            out += self._truncation_notice()
+        if self._size is None:
+            self._size = session.scalar(
+                select(func.coalesce(func.sum(func.length(LogLine.line) + 1), 0))
+                .where(LogLine.deployment_id == self.deployment_id)) or 0
+        kept = self._truncation_notice() if final else []
         for raw in split_lines(text) or [""]:
             line = self.redact(_ANSI_CONTROL.sub("", raw))
             size = len(line.encode(errors="replace")) + 1
             if not final and (self._dropped or self._size + size > self._max_bytes):
                 self._dropped += 1
                 continue
-            out.append(self._write(line, size))
-        self._file.flush()
-        return out
+            self._size += size
+            kept.append(line)
+        return _store(session, self.deployment_id, kept) if kept else []
 
-    def close(self) -> None:
-        self._truncation_notice()
-        self._file.close()
+    def close(self, session: Session) -> list[tuple[int, str]]:
+        notice = self._truncation_notice()
+        return _store(session, self.deployment_id, notice) if notice else []
 
-    def _truncation_notice(self) -> list[tuple[int, str]]:
+    def _truncation_notice(self) -> list[str]:
         if not self._dropped:
             return []
         line = (f"[mist] log truncated: reached MIST_LOG_MAX_MB={self.max_mb}; "
                 f"{self._dropped} more line{'s were' if self._dropped > 1 else ' was'} not stored")
         self._dropped = 0
-        written = self._write(line, len(line) + 1)
-        self._file.flush()
-        return [written]
-
-    def _write(self, line: str, size: int) -> tuple[int, str]:
-        self._file.write(line + "\n")
-        self._size += size
-        self._count += 1
-        return self._count - 1, line
+        return [line]

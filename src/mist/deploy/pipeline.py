@@ -9,7 +9,6 @@ point of no return, the app's current container is left serving and the new one 
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -87,7 +86,7 @@ class Pipeline:
                 async with self.limit(BUILDING_IMAGE, self.limits.build):
                     return await self.build(request)
             finally:
-                await asyncio.to_thread(shutil.rmtree, checkout, True)
+                await self.git.discard(checkout)
         if plan.rollback_image:
             await self.report.log(f"Rolling back to image {plan.rollback_image}: no clone, no build")
         else:
@@ -149,7 +148,7 @@ class Pipeline:
 
     async def clone(self, plan: DeployPlan, checkout: Path) -> BuildRequest:
         """Checks the commit out; answers the build of it once what the build reads is safe."""
-        await asyncio.to_thread(shutil.rmtree, checkout, True)
+        await self.git.discard(checkout)  # left by a run of this deployment that was interrupted
         await self.git.checkout(
             plan.app_id, plan.git_url, plan.commit_hash, checkout, self.report.log, auth=plan.git_auth
         )

@@ -148,14 +148,14 @@ def git_auth(app: App, box: SecretBox) -> GitAuth:
 
 
 def load_plan(session: Session, deployment_id: int, settings: Settings, box: SecretBox) -> DeployPlan:
-    deployment = session.get(Deployment, deployment_id)
-    app = session.get(App, deployment.app_id)
+    deployment = session.get_one(Deployment, deployment_id)
+    app = session.get_one(App, deployment.app_id)
     build_args, _ = references.resolve(
         session, app.project_id, {e.key: e.value for e in app.env_vars if e.build_time}
     )
     rollback_image = ""
     if deployment.rollback_of is not None:
-        source = session.get(Deployment, deployment.rollback_of)
+        source = session.get_one(Deployment, deployment.rollback_of)
         runtime, rollback_image = Runtime.from_json(source.snapshot), source.image
         # The snapshot's host mounts were allowed then; a rollback must not bring back one refused now.
         runtime = replace(runtime, binds=checked_binds(runtime.binds, settings.data_dir, settings.mount_roots))

@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import Session
+
 from mist.auth.permissions import app_for, deployment_for
 from mist.db.engine import Database
 from mist.db.models import App, Deployment, User
@@ -22,6 +24,7 @@ from mist.secretbox import SecretBox
 from mist.templates import template_image
 
 STOP_WAIT_SECONDS = 60
+STOP_POLL_SECONDS = 0.2  # how often a stop sent to another process looks whether it ended
 
 
 @dataclass(frozen=True)
@@ -34,18 +37,18 @@ class _Target:
     auth: GitAuth = field(repr=False)
 
 
-def _target(session, user: User, app_id: int, box: SecretBox) -> _Target:
+def _target(session: Session, user: User, app_id: int, box: SecretBox) -> _Target:
     app = app_for(session, user, app_id)
     return _Target(app.id, app.app_type, app.git_repository, app.git_branch, app.template_name, git_auth(app, box))
 
 
-def _enqueue(session, user: User, app_id: int, commit: Commit) -> Deployment:
+def _enqueue(session: Session, user: User, app_id: int, commit: Commit) -> Deployment:
     # Authorised again in the writing transaction: access may have changed while git fetched.
     app = app_for(session, user, app_id)
     return store.enqueue(session, app, commit.hash, commit.message)
 
 
-def _stop_if_pending(session, user: User, deployment_id: int) -> bool:
+def _stop_if_pending(session: Session, user: User, deployment_id: int) -> bool:
     """True when the deployment was still waiting and is now stopped."""
     deployment = deployment_for(session, user, deployment_id)
     if store.is_final(deployment):
@@ -58,7 +61,7 @@ def _stop_if_pending(session, user: User, deployment_id: int) -> bool:
     )
 
 
-def _rollback(session, user: User, deployment_id: int, retention: int) -> Deployment:
+def _rollback(session: Session, user: User, deployment_id: int, retention: int) -> Deployment:
     source = deployment_for(session, user, deployment_id)
     number = f"#{source.deployment_number}"
     if source.status not in SUCCEEDED or not source.snapshot:
@@ -70,10 +73,17 @@ def _rollback(session, user: User, deployment_id: int, retention: int) -> Deploy
             f"the image of deployment {number} was pruned: Mist keeps the images of the last {retention} "
             "successful deployments of each app"
         )
-    return store.enqueue_rollback(session, session.get(App, source.app_id), source)
+    return store.enqueue_rollback(session, session.get_one(App, source.app_id), source)
 
 
-def _list_for_app(session, user: User, app_id: int) -> list[Deployment]:
+def _too_late(deployment_id: int) -> Conflict:
+    return Conflict(
+        f"deployment {deployment_id} is already switching to its new container; "
+        "it can no longer be stopped (roll back once it has finished)"
+    )
+
+
+def _list_for_app(session: Session, user: User, app_id: int) -> list[Deployment]:
     return store.list_for_app(session, app_for(session, user, app_id).id)
 
 
@@ -108,28 +118,42 @@ class Deployments:
         health check) and cleaned up. Answers with the deployment once it has ended."""
         if await self.db.run(_stop_if_pending, user, deployment_id):
             current = await self._current(deployment_id)
-            append_line(self.logs, deployment_id, f"Deployment stopped: {current.error_message}")
+            await append_line(self.db, self.logs, deployment_id, f"Deployment stopped: {current.error_message}")
             publish_final(self.workers.bus, current)
             return current
-        outcome = await self.workers.request_stop(deployment_id, f"Stopped by {user.username}")
+        reason = f"Stopped by {user.username}"
+        outcome = await self.workers.request_stop(deployment_id, reason)
         if outcome is StopOutcome.TOO_LATE:
-            raise Conflict(
-                f"deployment {deployment_id} is already switching to its new container; "
-                "it can no longer be stopped (roll back once it has finished)"
-            )
+            raise _too_late(deployment_id)
         if outcome is StopOutcome.STOPPING:
             await self.workers.wait_done(deployment_id, STOP_WAIT_SECONDS)
+        elif await self.db.run(store.request_stop, deployment_id, reason):
+            # Another process runs it: it sees the request within a second, and we wait for the end.
+            current = await self._ended(deployment_id, STOP_WAIT_SECONDS)
+            if current.status in SUCCEEDED:
+                raise _too_late(deployment_id)
+            return current
         current = await self._current(deployment_id)
         if outcome is StopOutcome.NOT_RUNNING and store.is_final(current):
             # It ended between our read of it and the request: nothing was stopped.
             raise Conflict(f"deployment {deployment_id} already ended ({current.status}); nothing to stop")
         return current
 
+    async def _ended(self, deployment_id: int, timeout: float) -> Deployment:
+        """The deployment once final, or as it is after `timeout` seconds."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not store.is_final(current := await self._current(deployment_id)):
+            if asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(STOP_POLL_SECONDS)
+        return current
+
     async def rollback(self, user: User, deployment_id: int) -> Deployment:
         """Queues a deployment that runs an earlier successful one's image and configuration again."""
-        source = await asyncio.to_thread(self.authorised, user, deployment_id)
+        source = await self.db.run(deployment_for, user, deployment_id)
         if source.image and not source.image_removed and not await self.engine.image_id(source.image):
-            raise Conflict(f"the image {source.image} of deployment #{source.deployment_number} is gone from this machine")
+            raise Conflict(
+                f"the image {source.image} of deployment #{source.deployment_number} is gone from this machine")
         deployment = await self.db.run(_rollback, user, deployment_id, self.image_retention)
         self.workers.notify()
         return deployment
@@ -142,10 +166,6 @@ class Deployments:
         if deployment is None:  # its app was deleted once the deployment had ended
             raise NotFound(f"deployment {deployment_id} not found")
         return deployment
-
-    def authorised(self, user: User, deployment_id: int) -> Deployment:
-        with self.db.session() as session:
-            return deployment_for(session, user, deployment_id)
 
     def log_blocks(self, user: User, deployment_id: int) -> Iterator[bytes]:
         """The stored log, read from disk a block at a time as it is sent (never whole in memory);

@@ -36,4 +36,6 @@ STARTING_NEW = Stage("starting_new", DEPLOYING, 85, "Starting new container...")
 COMPLETED = Stage("completed", SUCCESS, 100, "Deployment completed successfully")
 
 ROLLING_STARTING_NEW = Stage("starting_new", DEPLOYING, 70, "Starting new container beside the current one...")
-ROLLING_STOPPING_OLD = Stage("stopping_old", DEPLOYING, 85, "Switching traffic to the new container, stopping the previous one...")
+ROLLING_STOPPING_OLD = Stage(
+    "stopping_old", DEPLOYING, 85, "Switching traffic to the new container, stopping the previous one..."
+)

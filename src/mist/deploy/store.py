@@ -8,10 +8,12 @@ claim, so a worker that lost its lease cannot overwrite what recovery wrote.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, select, text, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
+from mist.db.engine import affected
 from mist.db.models import App, Deployment, utcnow
 from mist.deploy.stages import FINAL, PENDING, ROLLED_BACK, RUNNING, STOPPED, SUCCESS, Stage
 
@@ -66,7 +68,7 @@ _PG_CLAIM = text(
 )
 
 
-def _claim_locked(session: Session, params: dict) -> Row | None:
+def _claim_locked(session: Session, params: dict[str, Any]) -> Row[Any] | None:
     """The PostgreSQL claim: app by app, under the app's row lock, until one yields a deployment."""
     tried: list[int] = []
     while (app_id := session.scalar(_PG_CANDIDATE, {"tried": tried})) is not None:
@@ -114,7 +116,7 @@ def claim_next(session: Session, worker: str, lease: timedelta) -> tuple[int | N
     return row.id, superseded
 
 
-def _held(deployment_id: int, worker: str):
+def _held(deployment_id: int, worker: str) -> ColumnElement[bool]:
     return and_(
         Deployment.id == deployment_id,
         Deployment.claimed_by == worker,
@@ -127,7 +129,7 @@ def renew_lease(session: Session, deployment_id: int, worker: str, lease: timede
         update(Deployment).where(_held(deployment_id, worker))
         .values(lease_expires_at=utcnow() + lease)
     )
-    return result.rowcount == 1
+    return affected(result) == 1
 
 
 def set_stage(session: Session, deployment_id: int, worker: str, stage: Stage) -> bool:
@@ -137,7 +139,7 @@ def set_stage(session: Session, deployment_id: int, worker: str, stage: Stage) -
             message=stage.message, updated_at=utcnow(),
         )
     )
-    return result.rowcount == 1
+    return affected(result) == 1
 
 
 def succeed(
@@ -146,7 +148,7 @@ def succeed(
 ) -> bool:
     """Marks success and makes this the app's only active deployment, in one transaction. A
     rollback also marks the deployment it replaced as rolled back."""
-    deployment = session.get(Deployment, deployment_id)
+    deployment = session.get_one(Deployment, deployment_id)
     now = utcnow()
     result = session.execute(
         update(Deployment).where(_held(deployment_id, worker)).values(
@@ -155,7 +157,7 @@ def succeed(
             lease_expires_at=None, image=image, container_id=container_id, snapshot=snapshot,
         )
     )
-    if result.rowcount != 1:
+    if affected(result) != 1:
         return False
     session.execute(
         update(Deployment)
@@ -185,7 +187,7 @@ def finish(session: Session, deployment_id: int, worker: str | None, status: str
             lease_expires_at=None,
         )
     )
-    return result.rowcount == 1
+    return affected(result) == 1
 
 
 def stop_pending(session: Session, deployment_id: int, reason: str) -> bool:
@@ -194,7 +196,27 @@ def stop_pending(session: Session, deployment_id: int, reason: str) -> bool:
         update(Deployment).where(Deployment.id == deployment_id, Deployment.status == PENDING)
         .values(status=STOPPED, error_message=reason, message=reason, finished_at=now, updated_at=now)
     )
-    return result.rowcount == 1
+    return affected(result) == 1
+
+
+def request_stop(session: Session, deployment_id: int, reason: str) -> bool:
+    """Asks whichever process runs the deployment to stop it; False when it is not running. The
+    first reason given is kept."""
+    result = session.execute(
+        update(Deployment).where(Deployment.id == deployment_id, Deployment.status.in_(RUNNING),
+                                 Deployment.stop_requested == "")
+        .values(stop_requested=reason[:200])
+    )
+    return affected(result) == 1
+
+
+def stop_requests(session: Session, deployment_ids: list[int]) -> list[tuple[int, str]]:
+    """Of these running deployments, those someone asked to stop, with the reason."""
+    return [(row.id, row.stop_requested) for row in session.execute(
+        select(Deployment.id, Deployment.stop_requested)
+        .where(Deployment.id.in_(deployment_ids), Deployment.stop_requested != "",
+               Deployment.status.in_(RUNNING))
+    )]
 
 
 def active(session: Session, app_id: int) -> Deployment | None:
@@ -241,6 +263,11 @@ def get(session: Session, deployment_id: int) -> Deployment | None:
     return session.get(Deployment, deployment_id)
 
 
+def get_one(session: Session, deployment_id: int) -> Deployment:
+    """A deployment that must exist (one this process holds or just changed)."""
+    return session.get_one(Deployment, deployment_id)
+
+
 def list_for_app(session: Session, app_id: int) -> list[Deployment]:
     return list(
         session.scalars(
@@ -260,7 +287,7 @@ def is_final(deployment: Deployment) -> bool:
     return deployment.status in FINAL
 
 
-def status_data(d: Deployment) -> dict:
+def status_data(d: Deployment) -> dict[str, Any]:
     """The `data` of a WebSocket status message."""
     return {
         "deployment_id": d.id,

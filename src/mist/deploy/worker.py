@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -27,11 +28,14 @@ from mist.deploy.stages import COMPLETED, FAILED, STOPPED, Stage
 from mist.errors import MistError
 from mist.git import GitRepos
 from mist.runtime.engine import Engine
+from mist.runtime.requests import ContainerState
 from mist.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 1.0
+# How often a process looks for stop requests sent to another process for the deployments it runs.
+STOP_POLL_SECONDS = 1.0
 
 
 class LeaseLost(MistError):
@@ -50,12 +54,8 @@ def publish_final(bus: EventBus, deployment: Deployment) -> None:
     bus.publish(deployment.id, message("status", store.status_data(deployment)))
 
 
-def append_line(logs: LogStore, deployment_id: int, line: str) -> None:
-    writer = logs.writer(deployment_id, Redactor(()))
-    try:
-        writer.append(line, final=True)
-    finally:
-        writer.close()
+async def append_line(db: Database, logs: LogStore, deployment_id: int, line: str) -> None:
+    await db.run(logs.append_final, deployment_id, line)
 
 
 class DeploymentReporter:
@@ -69,10 +69,21 @@ class DeploymentReporter:
         self.worker = worker
         self.committed = False  # past the point of no return: a stop request no longer applies
         self.succeeded = False  # recorded: a shutdown during the clean-up after it changes nothing
+        # Lines are published in the order they are numbered: a watcher skips a line numbered
+        # below one it has seen.
+        self._writing = asyncio.Lock()
 
     async def log(self, text: str, final: bool = False) -> None:
         """`final`: the outcome, stored even when the log reached MIST_LOG_MAX_MB."""
-        for seq, line in self.writer.append(text, final):
+        async with self._writing:
+            self._publish(await self.db.run(self.writer.append, text, final))
+
+    async def close(self) -> None:
+        async with self._writing:
+            self._publish(await self.db.run(self.writer.close))
+
+    def _publish(self, lines: list[tuple[int, str]]) -> None:
+        for seq, line in lines:
             self.bus.publish(self.deployment_id, message("log", {"line": line}, seq=seq))
 
     def past_point_of_no_return(self) -> None:
@@ -113,7 +124,7 @@ class DeploymentReporter:
             await self._publish_final()
 
     async def _publish_final(self) -> None:
-        publish_final(self.bus, await self.db.run(store.get, self.deployment_id))
+        publish_final(self.bus, await self.db.run(store.get_one, self.deployment_id))
 
 
 @dataclass
@@ -123,7 +134,7 @@ class _Running:
 
     done: asyncio.Event = field(default_factory=asyncio.Event)
     reporter: DeploymentReporter | None = None
-    task: asyncio.Task | None = None
+    task: asyncio.Task[ContainerState] | None = None
     stop_reason: str = ""
 
 
@@ -148,22 +159,40 @@ class Workers:
         self.instance = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=settings.lease_seconds)
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._running: dict[int, _Running] = {}
         # Held from before a claim until the claimed deployment is in _running: a stop that read
         # the row as claimed takes it too, so it never finds the deployment in neither place.
         self._claiming = asyncio.Lock()
         self._stopping = False
+        # Tells the other processes sharing the database that a deployment was queued.
+        self.announce: Callable[[], None] | None = None
 
     async def start(self) -> None:
-        await self.recover()
+        """Recovers what an earlier run left, then starts the workers (none with MIST_WORKERS=0: a
+        process that only serves the API)."""
+        if self.db.is_sqlite:
+            await self.recover()
+        elif self.settings.workers:
+            # Other processes may be running deployments on this database right now: only those
+            # whose lease ran out are orphans.
+            await self.recover(expired_only=True)
         self._tasks = [
             asyncio.create_task(self._loop(f"{self.instance}/w{n}"), name=f"mist-worker-{n}")
             for n in range(self.settings.workers)
         ]
+        if self.settings.workers:
+            self._tasks.append(asyncio.create_task(self._watch_stops(), name="mist-stop-requests"))
 
     def notify(self) -> None:
-        """A deployment was queued: wake the idle workers now instead of at their next poll."""
+        """A deployment was queued: wake the idle workers, here and in the other processes, now
+        instead of at their next poll."""
+        self._wake.set()
+        if self.announce is not None:
+            self.announce()
+
+    def wake_up(self) -> None:
+        """Another process queued a deployment."""
         self._wake.set()
 
     async def stop(self) -> None:
@@ -200,8 +229,8 @@ class Workers:
 
     async def recover(self, expired_only: bool = False) -> int:
         """Fails deployments whose worker is gone, and removes the containers they started. At
-        start-up every running row is such a one: the data directory's lock guarantees no other
-        Mist process works on this database."""
+        start-up on SQLite every running row is such a one: the database's lock guarantees no other
+        Mist process works on it."""
         cutoff = utcnow() if expired_only else None
         rows = await self.db.run(store.interrupted, expired_before=cutoff)
         for row in rows:
@@ -210,11 +239,11 @@ class Workers:
                 f"Interrupted: the Mist process running this deployment stopped {where}. "
                 "Deploy again to retry."
             )
-            append_line(self.logs, row.id, f"Deployment failed: {error}")
+            await append_line(self.db, self.logs, row.id, f"Deployment failed: {error}")
             if await self.db.run(store.finish, row.id, None, FAILED, error):
                 log.warning("deployment %s failed by recovery (%s)", row.id, where)
                 await self._remove_leftovers(row.id)
-                publish_final(self.bus, await self.db.run(store.get, row.id))
+                publish_final(self.bus, await self.db.run(store.get_one, row.id))
         return len(rows)
 
     async def _remove_leftovers(self, deployment_id: int, reporter: DeploymentReporter | None = None) -> None:
@@ -225,11 +254,24 @@ class Workers:
                 await self.engine.remove(container.id, 0)
                 line = f"Removed its half-started container {container.name}"
                 if reporter is None:
-                    append_line(self.logs, deployment_id, line)
+                    await append_line(self.db, self.logs, deployment_id, line)
                 else:
                     await reporter.log(line)
         except MistError as exc:
             log.error("deployment %s: could not remove its containers: %s", deployment_id, exc.message)
+
+    async def _watch_stops(self) -> None:
+        """Stop requests that reached another process (the API asks through the deployment's row)."""
+        while not self._stopping:
+            await asyncio.sleep(STOP_POLL_SECONDS)
+            waiting = [i for i, running in self._running.items() if not running.stop_reason]
+            if not waiting:
+                continue
+            try:
+                for deployment_id, reason in await self.db.run(store.stop_requests, waiting):
+                    await self.request_stop(deployment_id, reason)
+            except Exception:
+                log.exception("could not read the stop requests")
 
     async def _loop(self, worker: str) -> None:
         while not self._stopping:
@@ -261,8 +303,8 @@ class Workers:
 
     async def _announce_superseded(self, ids: list[int]) -> None:
         for deployment_id in ids:
-            row = await self.db.run(store.get, deployment_id)
-            append_line(self.logs, deployment_id, f"Deployment stopped: {row.error_message}")
+            row = await self.db.run(store.get_one, deployment_id)
+            await append_line(self.db, self.logs, deployment_id, f"Deployment stopped: {row.error_message}")
             publish_final(self.bus, row)
 
     async def _idle(self) -> None:
@@ -307,9 +349,10 @@ class Workers:
             log.warning("deployment %s: lease lost; leaving it to recovery", deployment_id)
             await asyncio.shield(self._remove_leftovers(deployment_id, reporter))
         except MistError as exc:
-            await asyncio.shield(reporter.finish(FAILED, exc.message))
+            await asyncio.shield(self._failed(plan, reporter, exc.message))
         except asyncio.CancelledError:
-            if asyncio.current_task().cancelling() or not running.stop_reason:
+            current = asyncio.current_task()
+            if (current is not None and current.cancelling()) or not running.stop_reason:
                 await asyncio.shield(reporter.finish(FAILED, "Interrupted: Mist was shut down during this deployment."))
                 raise
             await asyncio.shield(self._stopped(plan, reporter, running.stop_reason))
@@ -318,25 +361,32 @@ class Workers:
             await asyncio.shield(reporter.finish(FAILED, f"internal error: {type(exc).__name__}: {exc}"))
         finally:
             heartbeat.cancel()
-            writer.close()
+            await asyncio.shield(reporter.close())
 
     async def _unplannable(self, deployment_id: int, worker: str, reason: str) -> None:
         """Fails a deployment before anything ran, e.g. an env var refers to an app deleted since."""
         writer = self.logs.writer(deployment_id, Redactor(()))
-        try:
-            await DeploymentReporter(self.db, self.bus, writer, deployment_id, worker).finish(FAILED, reason)
-        finally:
-            writer.close()
+        await DeploymentReporter(self.db, self.bus, writer, deployment_id, worker).finish(FAILED, reason)
 
     async def _stopped(self, plan: DeployPlan, reporter: DeploymentReporter, reason: str) -> None:
         """The pipeline has ended (its engine calls too): what it made for this deployment goes."""
         await self._remove_leftovers(plan.deployment_id, reporter)
+        await self._remove_image(plan, reporter)
+        await reporter.finish(STOPPED, reason)
+
+    async def _failed(self, plan: DeployPlan, reporter: DeploymentReporter, error: str) -> None:
+        """The pipeline removed the container it started; the image it built goes too: no deployment
+        will ever run it, and every image on the engine costs later builds (the classic builder
+        reads the children of a cached layer)."""
+        await self._remove_image(plan, reporter)
+        await reporter.finish(FAILED, error)
+
+    async def _remove_image(self, plan: DeployPlan, reporter: DeploymentReporter) -> None:
         if plan.builds_from_source:
             try:
                 await self.engine.remove_image(plan.image_tag)
             except MistError as exc:
                 await reporter.log(f"Could not remove the image {plan.image_tag}: {exc.message}")
-        await reporter.finish(STOPPED, reason)
 
     async def _prune(self, app_id: int) -> None:
         images = await self.db.run(store.prune_images, app_id, self.settings.image_retention)

@@ -11,6 +11,7 @@ up; `ensure_running` adopts a Caddy that already answers on the admin address.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -391,3 +392,21 @@ def _proxy_json(route_id: str, hosts: Sequence[str], upstream: str) -> dict[str,
         "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": upstream}]}],
         "terminal": True,
     }
+
+
+class Caddy:
+    """The proxy as the router uses it, from the event loop: CaddyProxy's blocking admin calls each
+    on a thread (the one place routing bridges to threads)."""
+
+    def __init__(self, proxy: CaddyProxy) -> None:
+        self.proxy = proxy
+        self.admin = proxy.admin
+
+    async def ensure_running(self) -> bool:
+        return await asyncio.to_thread(self.proxy.ensure_running)
+
+    async def apply(self, routes: Sequence[Route]) -> None:
+        await asyncio.to_thread(self.proxy.apply, routes)
+
+    async def in_sync(self, routes: Sequence[Route]) -> bool:
+        return await asyncio.to_thread(self.proxy.in_sync, routes)

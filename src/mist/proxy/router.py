@@ -1,22 +1,29 @@
-"""Keeps the proxy's routes equal to what the database and the running containers say: each web
-app's domains go to the container of its current deployment.
+"""Keeps the proxy's routes equal to what the database says: each web app's domains go to the
+container of its current deployment (its upstream, kept in the `upstreams` table).
 
 The pipeline moves an app's traffic with `switch`; the domains API calls `refresh`; a watcher puts
-the routes back when Caddy restarted without them. Without a proxy (MIST_PROXY_ENABLED=false) the
-router only remembers upstreams.
+the routes back when Caddy restarted without them. Several Mist processes may share one Caddy: each
+change is applied under a database lock (so two processes never load Caddy at once, and the last
+load always holds the database's state), and one process at a time, the leader, starts Caddy and
+watches it; when the leader dies another takes over within seconds. Without a proxy
+(MIST_PROXY_ENABLED=false) the router only records upstreams.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from mist.db.engine import Database
-from mist.db.models import App, Deployment, Domain
+from mist.db.locks import PROXY_LEADER, ROUTES, Leadership, Lock
+from mist.db.models import App, Deployment, Domain, Upstream
 from mist.errors import MistError
-from mist.proxy.caddy import CaddyProxy, Route, covers
+from mist.proxy.caddy import Route, covers
 from mist.runtime.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -24,24 +31,53 @@ log = logging.getLogger(__name__)
 WATCH_SECONDS = 2.0
 
 
-def _domains(session) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
+class Proxy(Protocol):
+    """What the router needs of the reverse proxy (mist.proxy.caddy.Caddy)."""
+
+    admin: str
+
+    async def ensure_running(self) -> bool: ...
+    async def apply(self, routes: Sequence[Route]) -> None: ...
+    async def in_sync(self, routes: Sequence[Route]) -> bool: ...
+
+
+def _routes(session: Session, reserved: frozenset[str], override: dict[int, str | None]) -> list[Route]:
+    """The route table the database describes, with `override`'s upstreams in place of the stored ones."""
+    upstreams: dict[int, str | None] = {
+        row.app_id: row.address for row in session.execute(select(Upstream.app_id, Upstream.address))}
+    upstreams.update(override)
+    domains: dict[int, list[str]] = {}
     for app_id, domain in session.execute(select(Domain.app_id, Domain.domain).order_by(Domain.domain)):
-        out.setdefault(app_id, []).append(domain)
-    return out
+        domains.setdefault(app_id, []).append(domain)
+    routes = []
+    for app_id, names in sorted(domains.items()):
+        allowed = tuple(n for n in names if not any(covers(n, host) for host in reserved))
+        if (upstream := upstreams.get(app_id)) and allowed:
+            routes.append(Route(app_id=app_id, domains=allowed, upstream=upstream))
+    return routes
 
 
-def _active(session) -> list[tuple[int, str, int | None]]:
-    return list(session.execute(
+def _save(session: Session, app_id: int, upstream: str | None) -> None:
+    session.execute(delete(Upstream).where(Upstream.app_id == app_id))
+    if upstream is not None and session.get(App, app_id) is not None:
+        session.add(Upstream(app_id=app_id, address=upstream))
+
+
+def _upstream(session: Session, app_id: int) -> str | None:
+    return session.scalar(select(Upstream.address).where(Upstream.app_id == app_id))
+
+
+def _active(session: Session) -> list[tuple[int, str, int | None]]:
+    return [(row.app_id, row.container_id, row.port) for row in session.execute(
         select(Deployment.app_id, Deployment.container_id, App.port)
         .join(App, App.id == Deployment.app_id)
         .where(Deployment.is_active.is_(True))
-    ))
+    )]
 
 
 class Router:
     def __init__(
-        self, db: Database, engine: Engine, proxy: CaddyProxy | None, reserved: frozenset[str] = frozenset()
+        self, db: Database, engine: Engine, proxy: Proxy | None, reserved: frozenset[str] = frozenset()
     ) -> None:
         self.db = db
         # Domains saved before a host became reserved (MIST_PUBLIC_URL, MIST_RESERVED_DOMAINS) stay in
@@ -49,13 +85,16 @@ class Router:
         self.reserved = reserved
         self.engine = engine
         self.proxy = proxy
-        self._upstreams: dict[int, str] = {}
-        self._applied: list[Route] | None = None  # what the proxy was last given
-        self._lock = asyncio.Lock()
-        self._watcher: asyncio.Task | None = None
+        self._applied: list[Route] | None = None  # what this process last gave the proxy
+        self._lock = Lock(db, ROUTES)
+        self._leadership = Leadership(db, PROXY_LEADER)
+        self._leading = False
+        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Adopts (or starts) the proxy and routes every app to its running container."""
+        """Re-reads each app's upstream from its running container (its address may have changed
+        while Mist was down, e.g. when the engine restarted), then, as leader, adopts (or starts) the
+        proxy and loads the routes."""
         for app_id, container_id, port in await self.db.run(_active):
             try:
                 state = await self.engine.inspect(container_id) if container_id else None
@@ -64,83 +103,71 @@ class Router:
                 # container is started or redeployed.
                 log.error("app %s: cannot find its container: %s", app_id, exc.message)
                 continue
-            if state is not None and (address := state.address(port)):
-                self._upstreams[app_id] = address
+            # A container this process's engine does not show may run on another process's engine:
+            # only an address actually read replaces the recorded one.
+            address = state.address(port) if state is not None else None
+            if address is not None and address != await self.db.run(_upstream, app_id):
+                await self.db.run(_save, app_id, address)
         if self.proxy is None:
             return
-        try:
-            started = await asyncio.to_thread(self.proxy.ensure_running)
-            log.info("%s Caddy at %s", "started" if started else "adopted", self.proxy.admin)
-            await self.refresh()
-        except MistError as exc:
-            log.error("the proxy is not available: %s", exc.message)
+        await self._lead()
         self._watcher = asyncio.create_task(self._watch(), name="mist-proxy-watch")
 
     async def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.wait({self._watcher})
+        await self._leadership.release()
 
     async def switch(self, app_id: int, upstream: str | None) -> None:
-        async with self._lock:
-            previous = self._upstreams.get(app_id)
-            self._set(app_id, upstream)
-            try:
-                await self._apply()
-            except MistError:
-                self._set(app_id, previous)
-                raise
-
-    def _set(self, app_id: int, upstream: str | None) -> None:
-        if upstream is None:
-            self._upstreams.pop(app_id, None)
-        else:
-            self._upstreams[app_id] = upstream
-
-    async def forget(self, app_ids: list[int]) -> None:
-        async with self._lock:
-            for app_id in app_ids:
-                self._upstreams.pop(app_id, None)
-            await self._apply()
+        """Sends the app's traffic to `upstream` (None: nowhere). Recorded only once the proxy took
+        it: a failed switch leaves both the proxy and the database as they were."""
+        await self._apply({app_id: upstream})
 
     async def refresh(self) -> None:
+        await self._apply({})
+
+    async def upstream(self, app_id: int) -> str | None:
+        return await self.db.run(_upstream, app_id)
+
+    async def _apply(self, override: dict[int, str | None]) -> None:
+        """Loads the route table if it changed: every load makes Caddy close idle connections."""
         async with self._lock:
-            await self._apply()
+            routes = await self.db.run(_routes, self.reserved, override)
+            if self.proxy is not None and routes != self._applied:
+                await self.proxy.apply(routes)
+                self._applied = routes
+            for app_id, upstream in override.items():
+                await self.db.run(_save, app_id, upstream)
 
-    def upstream(self, app_id: int) -> str | None:
-        return self._upstreams.get(app_id)
-
-    async def _routes(self) -> list[Route]:
-        domains = await self.db.run(_domains)
-        routes = []
-        for app_id, names in sorted(domains.items()):
-            allowed = tuple(n for n in names if not any(covers(n, host) for host in self.reserved))
-            if app_id in self._upstreams and allowed:
-                routes.append(Route(app_id=app_id, domains=allowed, upstream=self._upstreams[app_id]))
-        return routes
-
-    async def _apply(self) -> None:
-        """Loads the route table if it changed: every load makes Caddy close idle connections.
-        The watcher, not this, notices a Caddy that lost what it was given."""
-        if self.proxy is None:
+    async def _lead(self) -> None:
+        """Claims the lead if free; the leader keeps Caddy running and holding the routes."""
+        assert self.proxy is not None
+        leading = await self._leadership.claim()
+        if leading and not self._leading:
+            log.info("proxy: this process now configures Caddy at %s", self.proxy.admin)
+        self._leading = leading
+        if not leading:
             return
-        routes = await self._routes()
-        if routes != self._applied:
-            await asyncio.to_thread(self.proxy.apply, routes)
+        try:
+            if await self.proxy.ensure_running():
+                log.info("started Caddy at %s", self.proxy.admin)
+            await self._restore()
+        except MistError as exc:
+            log.error("the proxy is not available: %s", exc.message)
+
+    async def _restore(self) -> None:
+        """Caddy runs on its own; if it restarted (or was restarted empty), put the routes back."""
+        assert self.proxy is not None
+        async with self._lock:
+            routes = await self.db.run(_routes, self.reserved, {})
+            if not await self.proxy.in_sync(routes):
+                await self.proxy.apply(routes)
+                if self._applied is not None:
+                    log.warning("the proxy had lost its routes; they are back")
             self._applied = routes
 
     async def _watch(self) -> None:
-        """Caddy runs on its own; if it restarted (or was restarted empty), put the routes back."""
-        assert self.proxy is not None
         while True:
             await asyncio.sleep(WATCH_SECONDS)
-            try:
-                async with self._lock:
-                    routes = await self._routes()
-                    if not await asyncio.to_thread(self.proxy.in_sync, routes):
-                        await asyncio.to_thread(self.proxy.ensure_running)
-                        await asyncio.to_thread(self.proxy.apply, routes)
-                        self._applied = routes
-                        log.warning("the proxy had lost its routes; they are back")
-            except MistError as exc:
-                log.error("the proxy is not reachable: %s", exc.message)
+            await self._lead()

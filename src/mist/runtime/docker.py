@@ -23,6 +23,7 @@ from typing import IO, Any, TypeVar
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.utils import kwargs_from_env
 from docker.utils.build import create_archive, exclude_paths
 
 from mist.errors import BuildFailed, Conflict, RuntimeEngineError
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 CPU_PERIOD = 100_000  # µs; a CPU limit is a quota of this period, which `docker update` can change
 CALL_THREADS = 8  # engine calls in flight at once; more wait for a free thread
+BUILD_LINES_AT_ONCE = 500  # build output lines handed on in one call at most
 T = TypeVar("T")
 
 
@@ -46,11 +48,11 @@ class _BuildAPI(docker.APIClient):
         super().__init__(*args, **kwargs)
         self.handles: dict[int, BuildHandle] = {}
 
-    def _stream_helper(self, response, decode=False):  # noqa: ANN001 - the SDK's signature
+    def _stream_helper(self, response: Any, decode: bool = False) -> Any:  # the SDK's private signature
         handle = self.handles.get(threading.get_ident())
         if handle is not None:
             handle._streaming(response)
-        return super()._stream_helper(response, decode)
+        return super()._stream_helper(response, decode)  # type: ignore[misc]  # private: not in the stubs
 
 
 class BuildHandle:
@@ -85,7 +87,7 @@ class BuildHandle:
 
     def _detach(self) -> None:
         with self._lock:
-            if self._api is not None:
+            if self._api is not None and self._thread is not None:
                 self._api.handles.pop(self._thread, None)
             self._api = self._response = None
 
@@ -143,7 +145,9 @@ def _context_archive(request: BuildRequest, handle: BuildHandle) -> IO[bytes]:
     files = sorted(exclude_paths(root, patterns, dockerfile=request.dockerfile))
     archive = tempfile.TemporaryFile()
     try:
-        create_archive(root, files=files, fileobj=_BoundedFile(archive, request.context_max_bytes, handle))
+        # tarfile only writes to it; the stubs ask for a file that can also read and close.
+        bounded = _BoundedFile(archive, request.context_max_bytes, handle)
+        create_archive(root, files=files, fileobj=bounded)  # type: ignore[arg-type]
     except BaseException:
         archive.close()
         raise
@@ -164,7 +168,7 @@ class _Docker:
     def client(self) -> docker.DockerClient:
         if self._client is None:
             try:
-                env = docker.utils.kwargs_from_env()
+                env = kwargs_from_env()
                 client = docker.DockerClient(**env)
                 # A quiet RUN step sends nothing for minutes: a build may read nothing for as long
                 # as its stage may last (MIST_BUILD_TIMEOUT_SECONDS).
@@ -241,7 +245,7 @@ class _Docker:
 
     def image_id(self, ref: str) -> str:
         try:
-            return self.client.images.get(ref).id
+            return self.client.images.get(ref).id or ""
         except ImageNotFound:
             return ""
         except DockerException as exc:
@@ -322,8 +326,9 @@ class _Docker:
             limits.update(cpu_period=CPU_PERIOD, cpu_quota=int(cpu_limit * CPU_PERIOD))
         if memory_limit:
             limits.update(mem_limit=f"{memory_limit}m", memswap_limit=f"{memory_limit}m")
+        # The stubs know only the "always" and "on-failure" policies.
         self._on_container("update the limits of", container_id, lambda: self.client.api.update_container(
-            container_id, restart_policy={"Name": restart_policy}, **limits
+            container_id, restart_policy={"Name": restart_policy}, **limits  # type: ignore[arg-type]
         ))
 
     def logs(self, container_id: str, tail: int) -> list[str]:
@@ -384,8 +389,8 @@ class _Docker:
                 memswap_limit=f"{request.memory_limit}m" if request.memory_limit else None,
             )
             networking = (
-                api.create_networking_config(
-                    {request.network: api.create_endpoint_config(aliases=list(request.aliases))}
+                api.create_networking_config(  # the stubs want one EndpointConfig; the SDK takes one per network
+                    {request.network: api.create_endpoint_config(aliases=list(request.aliases))}  # type: ignore[arg-type]
                 )
                 if request.network else None
             )
@@ -401,8 +406,9 @@ class _Docker:
             raise RuntimeEngineError(f"cannot start container {request.name}: {_explain(exc)}") from exc
 
     def set_restart_policy(self, container_id: str, policy: str) -> None:
+        # The stubs know only the "always" and "on-failure" policies.
         self._on_container("set the restart policy of", container_id, lambda: self.client.api.update_container(
-            container_id, restart_policy={"Name": policy}
+            container_id, restart_policy={"Name": policy}  # type: ignore[arg-type]
         ))
 
     def inspect(self, container_id: str) -> ContainerState | None:
@@ -481,8 +487,17 @@ class DockerEngine:
         # Lines are queued from the build thread before its result, so the sentinel comes last.
         build.add_done_callback(lambda _: lines.put_nowait(None))
         try:
-            while (line := await lines.get()) is not None:
-                await on_line(line)
+            ended = False
+            while not ended and (line := await lines.get()) is not None:
+                # What piled up while the last lines were stored goes in one call: a chatty build
+                # costs a database write per batch, not per line.
+                batch = [line]
+                while not lines.empty() and len(batch) < BUILD_LINES_AT_ONCE:
+                    if (more := lines.get_nowait()) is None:
+                        ended = True
+                        break
+                    batch.append(more)
+                await on_line("\n".join(batch))
             return await build
         finally:
             if not build.done():
@@ -570,9 +585,9 @@ def _capped_lines(raw: bytes) -> list[str]:
     return splitter.feed(raw) + splitter.flush()
 
 
-def _state(attrs: dict) -> ContainerState:
+def _state(attrs: dict[str, Any]) -> ContainerState:
     state = attrs.get("State", {})
-    host = attrs.get("HostConfig") or {}
+    host: dict[str, Any] = attrs.get("HostConfig") or {}
     settings = attrs.get("NetworkSettings", {})
     networks = settings.get("Networks") or {}
     ip = settings.get("IPAddress") or next(
@@ -588,7 +603,7 @@ def _state(attrs: dict) -> ContainerState:
         restart_count=attrs.get("RestartCount", 0),
         started_at=state.get("StartedAt", "") if state.get("Running") else "",
         image=(attrs.get("Config") or {}).get("Image", ""),
-        cpu_limit=(host.get("CpuQuota") / (host.get("CpuPeriod") or CPU_PERIOD)) if host.get("CpuQuota") else None,
+        cpu_limit=(host["CpuQuota"] / (host.get("CpuPeriod") or CPU_PERIOD)) if host.get("CpuQuota") else None,
         memory_limit=host["Memory"] // (1024 * 1024) if host.get("Memory") else None,
         restart_policy=(host.get("RestartPolicy") or {}).get("Name") or "no",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
@@ -25,17 +26,15 @@ def _client() -> httpx.AsyncClient:
     """The engine as the Docker CLI finds it: DOCKER_HOST (unix:// or tcp://), else the socket."""
     host = os.environ.get("DOCKER_HOST", "")
     # A followed log is quiet for as long as the app is: no read timeout, only a connect one.
-    options = dict(
-        timeout=httpx.Timeout(None, connect=10),
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=8),
-    )
+    timeout = httpx.Timeout(None, connect=10)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=8)
     if not host or host.startswith("unix://"):
         path = host.removeprefix("unix://") or DEFAULT_SOCKET
         return httpx.AsyncClient(
-            transport=httpx.AsyncHTTPTransport(uds=path), base_url="http://docker", **options
+            transport=httpx.AsyncHTTPTransport(uds=path), base_url="http://docker", timeout=timeout, limits=limits
         )
     if host.startswith("tcp://") and os.environ.get("DOCKER_TLS_VERIFY", "") in ("", "0"):
-        return httpx.AsyncClient(base_url=f"http://{host.removeprefix('tcp://')}", **options)
+        return httpx.AsyncClient(base_url=f"http://{host.removeprefix('tcp://')}", timeout=timeout, limits=limits)
     raise RuntimeEngineError(f"cannot follow logs through DOCKER_HOST={host}: use unix:// or plain tcp://")
 
 
@@ -105,7 +104,7 @@ async def _payloads(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, by
             yield stream, piece
 
 
-async def _lines(frames, tty: bool) -> AsyncIterator[str]:  # noqa: ANN001 - raw chunks or (stream, payload)
+async def _lines(frames: AsyncIterator[Any], tty: bool) -> AsyncIterator[str]:  # raw chunks or (stream, payload)
     """Whole lines; stdout and stderr each have their own partial line."""
     splitters = {1: LineSplitter(), 2: LineSplitter()}
     async for frame in frames:
