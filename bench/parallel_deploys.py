@@ -11,7 +11,7 @@ deployed by 8 `POST /api/deployment/add` sent at once, and the time runs from th
 the last deployment's WebSocket reports its final status. The order of the set-ups rotates every
 round; round 0 warms everything up and is not counted.
 
-Each app is a small busybox service, in a project of its own, whose build copies its sources and
+Each app is a small busybox service, all in one project, whose build copies its sources and
 runs one step that waits 1 s (a download, say) then hashes 200 MB of zeros (about 0.5 s of CPU):
 on 2 cores, builds running side by side compete for the CPU, so a second process adds throughput
 only as far as the builds wait rather than compute.
@@ -254,12 +254,11 @@ class Bench:
             for http in https[1:]:
                 http.cookies.set("mist_session", cookie)  # sessions live in the shared database
             app_ids = []
+            # One project: the first deployments of its apps, run at once, all create its network
+            # (as a team's first deploy of a new project would).
+            project = clients[0].project("bench")["id"]
+            self.networks.add(f"mist-project-{project}")
             for i in range(APPS):
-                # A project per app: the first deployments of two apps of one new project, run at
-                # once, can each create the project's network, and Docker then holds two networks of
-                # that name (its duplicate check is not atomic) and refuses to start containers on it.
-                project = clients[0].project(f"bench-{i}")["id"]
-                self.networks.add(f"mist-project-{project}")
                 self.git.commit(f"app-{i}", {"version.txt": f"{setup.name} round {n} {time.time_ns()}"},
                                 message=f"round {n}")
                 app_ids.append(clients[0].app(project, f"app-{i}", self.git.url_for(f"app-{i}"),

@@ -80,3 +80,31 @@ def test_a_watcher_leaving_while_it_waits_does_not_hold_up_the_others() -> None:
 
     asyncio.run(run())
     assert sent == ["first", "staying"]
+
+
+def test_a_watchers_start_waits_for_a_moment_without_requests_but_not_forever() -> None:
+    order: list[str] = []
+
+    async def run() -> None:
+        pacer = Pacer()
+        pacer.request_started()
+
+        async def watcher() -> None:
+            await pacer.between_requests(limit=5)
+            order.append("watcher starts")
+
+        waiting = asyncio.create_task(watcher())
+        await asyncio.sleep(0.05)
+        order.append("request ends")
+        pacer.request_ended()
+        await asyncio.wait_for(waiting, 5)
+
+        # Requests that never stop do not keep a watcher out past the limit.
+        pacer.request_started()
+        await asyncio.wait_for(pacer.between_requests(limit=0.01), 5)
+        order.append("watcher starts anyway")
+        pacer.request_ended()
+        await asyncio.wait_for(pacer.between_requests(limit=60), 5)  # nothing in flight: at once
+
+    asyncio.run(run())
+    assert order == ["request ends", "watcher starts", "watcher starts anyway"]

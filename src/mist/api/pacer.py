@@ -9,7 +9,10 @@ within each short window, sends may use at most `share` of the loop's time. Past
 every line, in order, only later when they are many; a lone watcher never reaches the budget.
 
 While an API request is in flight, the streams' share drops to `BUSY_SHARE`: a request is short,
-and it gets a nearly idle loop for its few milliseconds (`Priority` counts them).
+and it gets a nearly idle loop for its few milliseconds (`Priority` counts them). A watcher's own
+start (its access checks, the replay's reads) waits for a moment without requests too, up to
+`YIELD_SECONDS`: a hundred watchers connecting at once then fill the gaps between requests instead
+of competing with them for the interpreter.
 
 Waiting senders are released one at a time, each by the send before it, so a window costs one
 wake-up per send, never a wake-up of every waiting watcher.
@@ -27,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 WINDOW_SECONDS = 0.002
 SHARE = 0.5
 BUSY_SHARE = 0.1
+YIELD_SECONDS = 0.05  # longest a watcher's start waits for the API to be idle
 
 
 class Pacer:
@@ -43,6 +47,31 @@ class Pacer:
         self._used = 0.0
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self._quiet: list[asyncio.Future[None]] = []  # waiting for no request in flight
+
+    async def between_requests(self, limit: float = YIELD_SECONDS) -> None:
+        """Returns once no API request is in flight, or after `limit` seconds (requests that never
+        stop must not keep watchers out)."""
+        if not self.requests:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._quiet.append(waiter)
+        try:
+            await asyncio.wait({waiter}, timeout=limit)
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+
+    def request_started(self) -> None:
+        self.requests += 1
+
+    def request_ended(self) -> None:
+        self.requests -= 1
+        if not self.requests and self._quiet:
+            quiet, self._quiet = self._quiet, []
+            for waiter in quiet:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def send(self, send: Callable[[], Awaitable[None]]) -> None:
         """Runs one send when its turn comes, counting its time against the window's budget."""
@@ -103,8 +132,8 @@ class Priority:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        self.pacer.requests += 1
+        self.pacer.request_started()
         try:
             await self.app(scope, receive, send)
         finally:
-            self.pacer.requests -= 1
+            self.pacer.request_ended()

@@ -88,6 +88,7 @@ async def _caller(websocket: WebSocket, svc: Services, id_param: str,
     stream_id = _stream_id(websocket, id_param)
     try:
         async with _handshakes(websocket):
+            await _pacer(websocket).between_requests()
             user, found = await svc.db.run(
                 _admit, websocket.cookies.get(COOKIE_NAME), websocket.headers.get("authorization"), stream_id, check,
             )
@@ -136,13 +137,14 @@ async def _replay(websocket: WebSocket, svc: Services, deployment_id: int, start
     """Sends the stored lines from number `start` on, read a batch at a time (a log may hold
     MIST_LOG_MAX_MB); returns the number of the next line."""
     pacer, seq = _pacer(websocket), start
-    while batch := await svc.db.run(svc.logs.page, deployment_id, seq, REPLAY_BATCH):
+    while True:
+        await pacer.between_requests()
+        batch = await svc.db.run(svc.logs.page, deployment_id, seq, REPLAY_BATCH)
         for line in batch:
             await pacer.send(lambda: websocket.send_json(message("log", {"line": line}, seq=seq)))  # noqa: B023
             seq += 1
         if len(batch) < REPLAY_BATCH:
-            break
-    return seq
+            return seq
 
 
 @router.websocket("/ws/container/logs")

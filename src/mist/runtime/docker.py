@@ -281,11 +281,24 @@ class _Docker:
             raise RuntimeEngineError(f"cannot list volumes: {_explain(exc)}") from exc
         return [v["Name"] for v in (found or {}).get("Volumes") or []]
 
+    def _networks_named(self, name: str) -> list[dict[str, Any]]:
+        # The engine's name filter matches part of a name too: mist-project-1 would find mist-project-10.
+        return [n for n in self.client.api.networks(names=[name]) if n.get("Name") == name]
+
     def ensure_network(self, name: str, labels: dict[str, str]) -> None:
         api = self.client.api
         try:
-            if not api.networks(names=[name]):
+            if not self._networks_named(name):
                 api.create_network(name, driver="bridge", labels=labels, check_duplicate=True)
+            # The engine's duplicate check is not atomic: two deployments of a new project starting at
+            # once (in one process or two) can both create it, and a name two networks share can no
+            # longer be attached to. Whoever looks keeps the same one, the oldest, and removes the rest.
+            found = sorted(self._networks_named(name), key=lambda n: (n.get("Created", ""), n["Id"]))
+            for extra in found[1:]:
+                try:
+                    api.remove_network(extra["Id"])
+                except NotFound:
+                    pass  # the other creator removed it too
         except APIError as exc:
             if exc.status_code == 409:
                 return  # created meanwhile by another deployment of the project
@@ -296,7 +309,7 @@ class _Docker:
     def remove_network(self, name: str) -> None:
         api = self.client.api
         try:
-            for network in api.networks(names=[name]):
+            for network in self._networks_named(name):
                 api.remove_network(network["Id"])
         except NotFound:
             return
