@@ -15,6 +15,7 @@ from mist.config import Settings
 from mist.containers import Containers
 from mist.db.channel import Channel
 from mist.db.engine import Database
+from mist.db.locks import NETWORKS, Lock
 from mist.deploy.events import EventBus
 from mist.deploy.logs import LogStore
 from mist.deploy.relay import relay
@@ -73,7 +74,7 @@ def build_services(settings: Settings) -> Services:
     )
     router = Router(db, engine, proxy, settings.reserved_hosts)
     box = SecretBox(settings.secret_file)
-    workers = Workers(settings, db, bus, logs, engine, git, router, box)
+    workers = Workers(settings, db, bus, logs, engine, git, router, box, Lock(db, NETWORKS))
     cleanup = Cleanup(engine, git)
     channel = None if db.is_sqlite else relay(db, bus, logs, workers)
     return Services(

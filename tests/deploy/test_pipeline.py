@@ -236,3 +236,28 @@ def test_a_rollback_runs_the_recorded_image_without_clone_or_build(tmp_path: Pat
     (request,) = [args[0] for op, args in engine.calls if op == "run"]
     assert request.image == f"mist-app-{APP}:5" and "build" not in engine.ops()
     assert report.stages[0] == "starting_new" and run.git.checkouts == []
+
+
+def test_two_deployments_of_one_project_look_up_and_create_its_network_one_at_a_time(tmp_path: Path) -> None:
+    # The engine's duplicate check is not atomic: two creators at once could make two networks of one name.
+    engine, shared = FakeEngine(), asyncio.Lock()
+    inside, most = [0], [0]
+    real = engine.ensure_network
+
+    async def ensure_network(name: str, labels: dict[str, str]) -> None:
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        await asyncio.sleep(0.02)  # the engine's round trips, during which the other could look too
+        await real(name, labels)
+        inside[0] -= 1
+
+    engine.ensure_network = ensure_network  # type: ignore[method-assign]
+
+    async def both() -> None:
+        first, _ = pipeline(tmp_path, engine)
+        second, _ = pipeline(tmp_path, engine)
+        first.networks = second.networks = shared  # as Workers gives every pipeline one lock
+        await asyncio.gather(first.prepare(plan(None)), second.prepare(plan(None)))
+
+    asyncio.run(both())
+    assert most[0] == 1 and engine.ops().count("ensure_network") == 2

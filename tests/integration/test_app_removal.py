@@ -3,6 +3,7 @@ to the deleted app goes (containers, images, volumes when asked, mirror, logs), 
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 
 import docker
@@ -52,13 +53,19 @@ def test_named_volumes_survive_redeploys_and_go_with_the_app_only_when_asked(
     assert names(engine, "volumes", gone["id"]) == [f"mist-app-{gone['id']}-vol-files"]
     before = {kind: names(engine, kind, keep["id"]) for kind in ("containers", "images", "volumes")}
     gone_deployments = [d["id"] for d in owner.deployments(gone["id"])]
+    assert all("Deployment completed successfully" in owner.logs(i) for i in gone_deployments)
 
     response = owner.http.request("DELETE", "/api/apps/delete", json={"appId": gone["id"], "deleteVolumes": True})
     assert response.status_code == 200, response.text
     assert {kind: names(engine, kind, gone["id"]) for kind in ("containers", "images", "volumes")} == {
         "containers": [], "images": [], "volumes": []}
     assert not (server.data_dir / "git" / f"app-{gone['id']}.git").exists()
-    assert not any((server.data_dir / "logs" / f"deployment-{i}.log").exists() for i in gone_deployments)
+    # Its deployments' logs went with its rows.
+    assert all(owner.http.get(f"/api/deployment/logs/{i}").status_code == 404 for i in gone_deployments)
+    with sqlite3.connect(server.data_dir / "mist.db") as db:
+        marks = ",".join("?" * len(gone_deployments))
+        stored = db.execute(f"SELECT COUNT(*) FROM deployment_logs WHERE deployment_id IN ({marks})", gone_deployments)
+        assert stored.fetchone() == (0,)
     # The other app of the project is untouched, and still on the project's network.
     assert {kind: names(engine, kind, keep["id"]) for kind in ("containers", "images", "volumes")} == before
     assert container_of(engine, keep["id"]).exec_run(["cat", "/files/note"]).output == b"kept\n"

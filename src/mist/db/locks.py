@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # Advisory lock keys: they only have to differ from each other (and from the migration lock's).
 ROUTES = 0x6D6973740002
 PROXY_LEADER = 0x6D6973740003
+NETWORKS = 0x6D6973740004
 
 
 class Lock:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -59,9 +59,13 @@ class Limits:
 class Pipeline:
     def __init__(
         self, engine: Engine, git: GitRepos, builds_dir: Path, reporter: Reporter,
-        router: Router, limits: Limits,
+        router: Router, limits: Limits, networks: AbstractAsyncContextManager[None] | None = None,
     ) -> None:
         self.engine = engine
+        # Held while a project's network is looked up and created: the engine's own duplicate check
+        # is not atomic, and two networks of one name can no longer be joined. Several processes
+        # share it (a database lock).
+        self.networks = networks if networks is not None else asyncio.Lock()
         self.git = git
         self.builds_dir = builds_dir
         self.report = reporter
@@ -98,7 +102,8 @@ class Pipeline:
 
     async def prepare(self, plan: DeployPlan) -> None:
         """The project's network and the app's volumes, labelled so deleting the app finds them."""
-        await self.engine.ensure_network(plan.network, plan.network_labels)
+        async with self.networks:
+            await self.engine.ensure_network(plan.network, plan.network_labels)
         for name in plan.runtime.volumes:
             await self.engine.ensure_volume(name, plan.labels)
 

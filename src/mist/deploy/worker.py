@@ -12,6 +12,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -142,6 +143,7 @@ class Workers:
     def __init__(
         self, settings: Settings, db: Database, bus: EventBus, logs: LogStore,
         engine: Engine, git: GitRepos, router: Router, box: SecretBox,
+        networks: AbstractAsyncContextManager[None] | None = None,
     ) -> None:
         self.settings = settings
         self.box = box
@@ -151,6 +153,7 @@ class Workers:
         self.engine = engine
         self.git = git
         self.router = router
+        self.networks = networks if networks is not None else asyncio.Lock()  # see Pipeline
         self.limits = Limits(
             clone=settings.clone_timeout_seconds, build=settings.build_timeout_seconds,
             health=settings.health_timeout_seconds, drain=settings.drain_seconds,
@@ -334,7 +337,8 @@ class Workers:
         writer = self.logs.writer(deployment_id, Redactor(plan.secrets))
         reporter = DeploymentReporter(self.db, self.bus, writer, deployment_id, worker)
         heartbeat = asyncio.create_task(self._heartbeat(deployment_id, worker))
-        pipeline = Pipeline(self.engine, self.git, self.settings.builds_dir, reporter, self.router, self.limits)
+        pipeline = Pipeline(self.engine, self.git, self.settings.builds_dir, reporter, self.router, self.limits,
+                            self.networks)
         running.reporter = reporter
         running.task = asyncio.create_task(pipeline.run(plan))
         if running.stop_reason:  # stopped while its plan loaded: the pipeline ends before its first step
