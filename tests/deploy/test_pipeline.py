@@ -16,6 +16,7 @@ from mist.deploy.pipeline import Limits, Pipeline, StageTimeout
 from mist.deploy.plan import DeployPlan, Runtime
 from mist.deploy.stages import Stage
 from mist.errors import BuildFailed, MistError, ProxyError
+from mist.runtime.requests import ContainerState
 
 APP, DEPLOYMENT = 3, 7
 QUICK = HealthCheck(interval=0.01, timeout=0.5, retries=3)
@@ -123,15 +124,37 @@ def test_recreate_stops_the_old_container_before_starting_the_new(tmp_path: Path
     engine.images.add("postgres:16")
     old = engine.add_container(f"mist-app-{APP}", APP, 6)
     run, report = pipeline(tmp_path, engine, router)
-    new = asyncio.run(run.run(template(None)))
 
+    async def scenario() -> ContainerState:
+        stopping = engine.hold("remove")
+        deploying = asyncio.create_task(run.run(template(None)))
+        await asyncio.wait_for(stopping.reached.wait(), 5)
+        await asyncio.sleep(0.01)
+        # Created while the old one stops; started only once it is gone.
+        assert "create" in engine.ops() and "start" not in engine.ops()
+        stopping.release.set()
+        return await deploying
+
+    new = asyncio.run(scenario())
     assert report.stages == ["building_image", "stopping_old", "starting_new"]
     ops = engine.ops()
-    assert ops.index("remove") < ops.index("run")
+    assert ops.index("remove") < ops.index("rename") < ops.index("start") and "run" not in ops
     assert ("remove", (old.id, 4)) in engine.calls
-    assert list(engine.containers) == [new.id]
+    assert list(engine.containers) == [new.id] and engine.containers[new.id].name == f"mist-app-{APP}"
+    assert engine.containers[new.id].status == "running"
     assert router.switches == [(APP, None)]  # no port: nothing to route
     assert report.committed and "build" not in ops
+
+
+def test_recreate_removes_the_container_it_created_when_the_old_one_cannot_be_stopped(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.add("postgres:16")
+    old = engine.add_container(f"mist-app-{APP}", APP, 6)
+    engine.fail("remove", MistError("cannot remove container: engine busy"))
+    run, _ = pipeline(tmp_path, engine)
+    with pytest.raises(MistError, match="engine busy"):
+        asyncio.run(run.run(template(None)))
+    assert list(engine.containers) == [old.id]  # the created one went; the old one is as it was
 
 
 def test_a_missing_image_fails_before_anything_is_touched(tmp_path: Path) -> None:
@@ -140,7 +163,7 @@ def test_a_missing_image_fails_before_anything_is_touched(tmp_path: Path) -> Non
     run, _ = pipeline(tmp_path, engine)
     with pytest.raises(BuildFailed, match="is not on this machine"):
         asyncio.run(run.run(template(None)))
-    assert "run" not in engine.ops() and "remove" not in engine.ops()
+    assert not {"run", "create", "remove"} & set(engine.ops())
 
 
 def test_a_new_container_that_exits_is_removed_and_the_old_one_serves_on(tmp_path: Path) -> None:

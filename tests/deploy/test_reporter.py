@@ -36,3 +36,34 @@ def test_the_error_message_of_a_failure_is_redacted(db: Database, tmp_path: Path
     assert row.error_message == f"COPY failed: stat {REDACTED}: file does not exist"
     assert row.message == row.error_message
     assert "s3cr3t" not in repr(events) and "s3cr3t" not in b"".join(logs.iter_blocks(deployment_id)).decode()
+
+
+def test_lines_logged_in_a_burst_are_stored_in_few_transactions_and_published_in_order(db: Database) -> None:
+    with db.session() as s:
+        s.add(App(id=1, project_id=1, name="a", app_type="web"))
+        s.flush()
+        deployment_id = store.enqueue(s, s.get(App, 1), "c" * 40, "msg").id
+    assert db.call(store.claim_next, "w1", timedelta(seconds=30))[0] == deployment_id
+    logs, bus = LogStore(db), EventBus()
+    reporter = DeploymentReporter(db, bus, logs.writer(deployment_id, Redactor([])), deployment_id, "w1")
+    writes: list[int] = []
+    real_run = db.run
+
+    async def counting_run(fn, *args):  # noqa: ANN001, ANN202 - Database.run's signature
+        if getattr(fn, "__name__", "") == "append_many":
+            writes.append(len(args[0]))
+        return await real_run(fn, *args)
+
+    db.run = counting_run  # type: ignore[method-assign]
+
+    async def burst() -> list[dict]:
+        with bus.subscribe(deployment_id) as sub:
+            for n in range(50):
+                await reporter.log(f"step {n}")  # the deployment does not wait for the database
+            await reporter.flush()
+            return [sub.queue.get_nowait().event for _ in range(sub.queue.qsize())]
+
+    events = asyncio.run(burst())
+    assert list(logs.iter_lines(deployment_id)) == [f"step {n}" for n in range(50)]
+    assert [(e["seq"], e["data"]["line"]) for e in events] == [(n, f"step {n}") for n in range(50)]
+    assert sum(writes) == 50 and len(writes) < 50

@@ -126,14 +126,27 @@ class FakeEngine:
 
     async def run(self, request: ContainerRequest) -> ContainerState:
         await self._enter("run", request)
-        exited = self.exit_code is not None
-        state = ContainerState(
-            id=f"c{next(self._ids)}", name=request.name, status="exited" if exited else "running",
-            exit_code=self.exit_code or 0, ip_address="" if exited else "127.0.0.1", labels=request.labels,
-            image=request.image, restart_policy=request.restart_policy,
-        )
+        state = self._started(self._new(request))
         self.containers[state.id] = state
         return state
+
+    async def create(self, request: ContainerRequest) -> ContainerState:
+        await self._enter("create", request)
+        state = self._new(request)
+        self.containers[state.id] = state
+        return state
+
+    def _new(self, request: ContainerRequest) -> ContainerState:
+        return ContainerState(
+            id=f"c{next(self._ids)}", name=request.name, status="created", exit_code=0, ip_address="",
+            labels=request.labels, image=request.image, restart_policy=request.restart_policy,
+        )
+
+    def _started(self, state: ContainerState) -> ContainerState:
+        """Running on 127.0.0.1, or exited at once with `exit_code` when the test set one."""
+        if self.exit_code is not None:
+            return replace(state, status="exited", exit_code=self.exit_code, ip_address="")
+        return replace(state, status="running", ip_address="127.0.0.1")
 
     async def inspect(self, container_id: str) -> ContainerState | None:
         await self._enter("inspect", container_id)
@@ -153,7 +166,8 @@ class FakeEngine:
 
     async def start(self, container_id: str) -> None:
         await self._enter("start", container_id)
-        self._set(container_id, status="running")
+        if container_id in self.containers:
+            self.containers[container_id] = self._started(self.containers[container_id])
 
     async def stop(self, container_id: str, timeout: int = 10) -> None:
         await self._enter("stop", container_id, timeout)

@@ -171,10 +171,21 @@ class LogWriter:
     def append(self, session: Session, text: str, final: bool = False) -> list[tuple[int, str]]:
         """Stores each line of `text`; returns (sequence number, redacted line) pairs, for the
         lines stored. `final` lines are stored even past the size cap (a bounded few)."""
+        return self.append_many(session, [(text, final)])
+
+    def append_many(self, session: Session, texts: list[tuple[str, bool]]) -> list[tuple[int, str]]:
+        """`append` of each (text, final) in order, in one statement's worth of rows."""
         if self._size is None:
             self._size = session.scalar(
                 select(func.coalesce(func.sum(func.length(LogLine.line) + 1), 0))
                 .where(LogLine.deployment_id == self.deployment_id)) or 0
+        kept: list[str] = []
+        for chunk, final in texts:
+            kept += self._lines(chunk, final)
+        return _store(session, self.deployment_id, kept) if kept else []
+
+    def _lines(self, text: str, final: bool) -> list[str]:
+        assert self._size is not None
         kept = self._truncation_notice() if final else []
         for raw in split_lines(text) or [""]:
             line = self.redact(_ANSI_CONTROL.sub("", raw))
@@ -184,7 +195,7 @@ class LogWriter:
                 continue
             self._size += size
             kept.append(line)
-        return _store(session, self.deployment_id, kept) if kept else []
+        return kept
 
     def close(self, session: Session) -> list[tuple[int, str]]:
         notice = self._truncation_notice()

@@ -134,12 +134,27 @@ class Pipeline:
         return new
 
     async def recreate(self, plan: DeployPlan, image: str) -> ContainerState:
-        """Stop, then start: for apps that must never run twice at once (a volume, a database)."""
+        """Stop, then start: for apps that must never run twice at once (a volume, a database).
+
+        The new container is created, not started, while the old one stops (under a name of its
+        own until then): the app is down only from the old one's stop to the new one's start."""
         self.report.past_point_of_no_return()
         await self.report.enter(STOPPING_OLD)
-        await self.stop(await self.engine.app_containers(plan.app_id))
-        await self.report.enter(STARTING_NEW)
-        new = await self.start(plan, image)
+        old = await self.engine.app_containers(plan.app_id)
+        request = replace(container_request(plan, image, beside_current=bool(old)), restart_policy="no")
+        creating = asyncio.ensure_future(self.engine.create(request))
+        try:
+            await self.stop(old)
+            await self.report.enter(STARTING_NEW)
+            created = await asyncio.shield(creating)
+            if old:
+                await self.engine.rename(created.id, container_name(plan))
+            await self.engine.start(created.id)
+        except BaseException:
+            await asyncio.shield(self._discard_when_started(creating))
+            raise
+        new = await self.engine.inspect(created.id) or created
+        await self.report.log(f"Started container {new.name} ({new.id[:12]})")
         # The old container is gone whatever the new one does, so waiting for readiness only
         # decides what the deployment reports: done when the app asks for it with a health path.
         if plan.runtime.health.path:

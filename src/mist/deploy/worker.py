@@ -60,7 +60,7 @@ async def append_line(db: Database, logs: LogStore, deployment_id: int, line: st
 
 
 class DeploymentReporter:
-    """Writes a running deployment's progress to its row, its log file and the event bus."""
+    """Writes a running deployment's progress to its row, its log and the event bus."""
 
     def __init__(self, db: Database, bus: EventBus, writer: LogWriter, deployment_id: int, worker: str) -> None:
         self.db = db
@@ -70,18 +70,36 @@ class DeploymentReporter:
         self.worker = worker
         self.committed = False  # past the point of no return: a stop request no longer applies
         self.succeeded = False  # recorded: a shutdown during the clean-up after it changes nothing
-        # Lines are published in the order they are numbered: a watcher skips a line numbered
-        # below one it has seen.
-        self._writing = asyncio.Lock()
+        # What `log` was given and is not stored yet, and the one task storing it: lines are stored,
+        # then published, in the order they were logged (a watcher skips a line numbered below one
+        # it has seen), many calls to a transaction, while the deployment goes on without waiting.
+        self._queued: list[tuple[str, bool]] = []
+        self._storing: asyncio.Task[None] | None = None
 
     async def log(self, text: str, final: bool = False) -> None:
-        """`final`: the outcome, stored even when the log reached MIST_LOG_MAX_MB."""
-        async with self._writing:
-            self._publish(await self.db.run(self.writer.append, text, final))
+        """Queues the text to be stored and published. `final`: the outcome, stored even when the
+        log reached MIST_LOG_MAX_MB."""
+        self._queued.append((text, final))
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.create_task(self._store())
+
+    async def flush(self) -> None:
+        """Returns once every line logged so far is stored and published."""
+        while self._storing is not None and not self._storing.done():
+            await asyncio.shield(self._storing)
 
     async def close(self) -> None:
-        async with self._writing:
-            self._publish(await self.db.run(self.writer.close))
+        await self.flush()
+        self._publish(await self.db.run(self.writer.close))
+
+    async def _store(self) -> None:
+        while self._queued:
+            texts, self._queued = self._queued, []
+            try:
+                self._publish(await self.db.run(self.writer.append_many, texts))
+            except Exception:
+                # The deployment goes on (its status writes fail too if the database is gone).
+                log.exception("deployment %s: could not store %d log entries", self.deployment_id, len(texts))
 
     def _publish(self, lines: list[tuple[int, str]]) -> None:
         for seq, line in lines:
@@ -91,6 +109,7 @@ class DeploymentReporter:
         self.committed = True
 
     async def enter(self, stage: Stage) -> None:
+        await self.flush()  # a stage's status comes after the lines logged before it
         held = await self.db.run(store.set_stage, self.deployment_id, self.worker, stage)
         if not held:
             raise LeaseLost("this deployment was taken over by recovery")
@@ -105,11 +124,13 @@ class DeploymentReporter:
 
     async def succeed(self, image: str, container_id: str, snapshot: str) -> bool:
         await self.log(COMPLETED.message, final=True)
+        await self.flush()
         held = await self.db.run(
             store.succeed, self.deployment_id, self.worker, COMPLETED, image, container_id, snapshot
         )
         if not held:
             await self.log("Deployment failed: this worker lost its claim before it could record success", final=True)
+            await self.flush()
             return False
         self.succeeded = True
         await self._publish_final()
@@ -121,6 +142,7 @@ class DeploymentReporter:
         # The error often quotes the build's or the engine's output: it is shown like a log line.
         error = self.writer.redact(error)
         await self.log(f"Deployment {'failed' if status == FAILED else 'stopped'}: {error}", final=True)
+        await self.flush()
         if await self.db.run(store.finish, self.deployment_id, self.worker, status, error):
             await self._publish_final()
 

@@ -385,6 +385,21 @@ class _Docker:
             raise RuntimeEngineError(f"cannot remove container {container_id[:12]}: {_explain(exc)}") from exc
 
     def run(self, request: ContainerRequest) -> ContainerState:
+        container_id = self._create(request)
+        try:
+            self.client.api.start(container_id)
+            return _state(self.client.api.inspect_container(container_id))
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot start container {request.name}: {_explain(exc)}") from exc
+
+    def create(self, request: ContainerRequest) -> ContainerState:
+        container_id = self._create(request)
+        try:
+            return _state(self.client.api.inspect_container(container_id))
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot create container {request.name}: {_explain(exc)}") from exc
+
+    def _create(self, request: ContainerRequest) -> str:
         api = self.client.api
         try:
             mounts = {**request.volumes, **request.binds}
@@ -411,12 +426,11 @@ class _Docker:
                 request.image, command=request.command, name=request.name, labels=request.labels,
                 environment=request.env, host_config=host_config, networking_config=networking, detach=True,
             )
-            api.start(created["Id"])
-            return _state(api.inspect_container(created["Id"]))
+            return str(created["Id"])
         except ImageNotFound as exc:
             raise RuntimeEngineError(f"image {request.image} is not on this machine") from exc
         except DockerException as exc:
-            raise RuntimeEngineError(f"cannot start container {request.name}: {_explain(exc)}") from exc
+            raise RuntimeEngineError(f"cannot create container {request.name}: {_explain(exc)}") from exc
 
     def set_restart_policy(self, container_id: str, policy: str) -> None:
         # The stubs know only the "always" and "on-failure" policies.
@@ -543,6 +557,9 @@ class DockerEngine:
 
     async def run(self, request: ContainerRequest) -> ContainerState:
         return await self._call(self._docker.run, request)
+
+    async def create(self, request: ContainerRequest) -> ContainerState:
+        return await self._call(self._docker.create, request)
 
     async def inspect(self, container_id: str) -> ContainerState | None:
         return await self._call(self._docker.inspect, container_id)

@@ -64,6 +64,9 @@ class Engine(Protocol):
     async def run(self, request: ContainerRequest) -> ContainerState:
         """Creates and starts the container; answers its state as inspected once started."""
 
+    async def create(self, request: ContainerRequest) -> ContainerState:
+        """Creates the container without starting it (`start` does, on the project's network)."""
+
     async def inspect(self, container_id: str) -> ContainerState | None:
         """None when the container is gone."""
 
