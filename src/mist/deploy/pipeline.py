@@ -153,17 +153,20 @@ class Pipeline:
         except BaseException:
             await asyncio.shield(self._discard_when_started(creating))
             raise
-        new = await self.engine.inspect(created.id) or created
-        await self.report.log(f"Started container {new.name} ({new.id[:12]})")
+        await self.report.log(f"Started container {created.name} ({created.id[:12]})")
+        new = await self._still_running(created)
         # The old container is gone whatever the new one does, so waiting for readiness only
         # decides what the deployment reports: done when the app asks for it with a health path.
         if plan.runtime.health.path:
             async with self.limit(STARTING_NEW, self.limits.health):
                 await self.health(plan, new)
-        else:
-            await self._still_running(new)
-        await self.keep(plan, new)
-        await self.router.switch(plan.app_id, new.address(plan.runtime.port))
+        # The old container is gone: nothing orders these two, so they go together.
+        outcomes = await asyncio.gather(
+            self.keep(plan, new), self.router.switch(plan.app_id, new.address(plan.runtime.port)),
+            return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return new
 
     async def clone(self, plan: DeployPlan, checkout: Path) -> BuildRequest:
@@ -229,7 +232,8 @@ class Pipeline:
                     await self.report.log(f"  {line}")
             raise
 
-    async def _still_running(self, state: ContainerState) -> None:
+    async def _still_running(self, state: ContainerState) -> ContainerState:
+        """The container as it is right after starting; Unhealthy when it already exited."""
         current = await self.engine.inspect(state.id)
         if current is None or current.crashed:
             raise Unhealthy(
@@ -237,6 +241,7 @@ class Pipeline:
                 if current else "the new container vanished right after starting",
                 await self.engine.tail(state.id),
             )
+        return current
 
     async def stop(self, containers: list[ContainerState]) -> None:
         if not containers:

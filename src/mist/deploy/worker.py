@@ -192,6 +192,7 @@ class Workers:
         self._stopping = False
         # Tells the other processes sharing the database that a deployment was queued.
         self.announce: Callable[[], None] | None = None
+        self._recovered_at = float("-inf")  # the loop's clock when lapsed leases were last looked for
 
     async def start(self) -> None:
         """Recovers what an earlier run left, then starts the workers (none with MIST_WORKERS=0: a
@@ -285,6 +286,14 @@ class Workers:
         except MistError as exc:
             log.error("deployment %s: could not remove its containers: %s", deployment_id, exc.message)
 
+    async def _recover_lapsed(self) -> None:
+        """Recovery of lapsed leases, at most once per idle poll for all of this process's workers: a
+        claim right after a deployment was queued does not wait for it."""
+        now = asyncio.get_running_loop().time()
+        if now - self._recovered_at >= IDLE_POLL_SECONDS:
+            self._recovered_at = now
+            await self.recover(expired_only=True)
+
     async def _watch_stops(self) -> None:
         """Stop requests that reached another process (the API asks through the deployment's row)."""
         while not self._stopping:
@@ -302,7 +311,7 @@ class Workers:
         while not self._stopping:
             self._wake.clear()
             try:
-                await self.recover(expired_only=True)
+                await self._recover_lapsed()
                 deployment_id, superseded = await self._claim(worker)
             except asyncio.CancelledError:
                 raise

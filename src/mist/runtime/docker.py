@@ -288,10 +288,11 @@ class _Docker:
     def ensure_network(self, name: str, labels: dict[str, str]) -> None:
         api = self.client.api
         try:
-            if not self._networks_named(name):
-                api.create_network(name, driver="bridge", labels=labels, check_duplicate=True)
-            # The engine's duplicate check is not atomic: two deployments of a new project starting at
-            # once (in one process or two) can both create it, and a name two networks share can no
+            if self._networks_named(name):
+                return
+            api.create_network(name, driver="bridge", labels=labels, check_duplicate=True)
+            # The engine's duplicate check is not atomic: something else creating it at the same moment
+            # (Mist's own deployments take turns) can make two, and a name two networks share can no
             # longer be attached to. Whoever looks keeps the same one, the oldest, and removes the rest.
             found = sorted(self._networks_named(name), key=lambda n: (n.get("Created", ""), n["Id"]))
             for extra in found[1:]:
