@@ -14,7 +14,8 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mist.errors import MistError
-    from mist.server import create_app, preflight
+    from mist.server import create_app, prepare
+    from mist.services import build_services
 
     given = (("host", args.host), ("port", args.port), ("workers", args.workers))
     overrides = {k: v for k, v in given if v is not None}
@@ -26,12 +27,13 @@ def _serve(args: argparse.Namespace) -> int:
         # httpx logs every request at INFO: the proxy watcher's poll of Caddy every 2 s and each health
         # probe would fill an idle server's log. Mist logs what those requests find out itself.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    services = build_services(settings)
     try:
-        locks = preflight(settings)
+        locks = prepare(settings, services.db, services.box)
     except MistError as exc:
         print(f"mist: cannot start: {exc.message}", file=sys.stderr)
         return 1
-    app = create_app(settings, locks=locks)
+    app = create_app(settings, services, locks)
     # No per-message compression on WebSockets: log lines are short, and compressing each message
     # once per watcher cost more of the event loop than any other step of the fan-out.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, ws="websockets-sansio",

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     # Comma-separated directories under which owners and admins may mount host paths; empty = none.
     host_mount_roots: str = ""
     build_context_max_mb: int = Field(default=512, ge=1)
-    log_max_mb: int = Field(default=64, ge=1)  # per deployment log file
+    log_max_mb: int = Field(default=64, ge=1)  # per deployment log
     audit_retention_days: int = Field(default=90, ge=1)
     max_body_kb: int = Field(default=1024, ge=1)  # every API request body
     webhook_max_body_kb: int = Field(default=10240, ge=1)  # push events can carry many commits

@@ -72,19 +72,15 @@ def _lock(settings: Settings) -> list[int]:
     return fds
 
 
-def preflight(settings: Settings) -> list[int]:
-    """What `mist serve` checks before it starts serving, so that a refusal is one clear line rather
-    than a failed start-up: this process's locks (returned: held for its life, passed to create_app),
-    the schema at head, and the server secret. Raises MistError saying what is wrong."""
+def prepare(settings: Settings, db: Database, box: SecretBox) -> list[int]:
+    """What must hold before Mist serves: this process's locks (returned: held for its life), the
+    schema at head, and the server secret. Raises MistError saying what is wrong. `mist serve` calls
+    it before the server starts, so that a refusal is one clear line rather than a failed start-up."""
     settings.prepare_dirs()
     locks = _lock(settings)
     try:
-        db = Database(settings.db_url)
-        try:
-            db.migrate()
-            check_secret_key(db, SecretBox(settings.secret_file))
-        finally:
-            db.dispose()
+        db.migrate()
+        check_secret_key(db, box)
     except BaseException:
         for fd in locks:
             os.close(fd)
@@ -93,17 +89,14 @@ def preflight(settings: Settings) -> list[int]:
 
 
 def create_app(settings: Settings, services: Services | None = None, locks: list[int] | None = None) -> FastAPI:
-    """`locks`: those `preflight` took; without them the app takes its own as it starts."""
+    """`locks`: those `prepare` returned; without them the app prepares itself as it starts."""
     svc = services or build_services(settings)
     access = AccessWatch(svc.db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        settings.prepare_dirs()
-        held = locks if locks is not None else _lock(settings)
+        held = locks if locks is not None else await asyncio.to_thread(prepare, settings, svc.db, svc.box)
         try:
-            await asyncio.to_thread(svc.db.migrate)
-            await asyncio.to_thread(check_secret_key, svc.db, svc.box)
             await asyncio.to_thread(svc.logs.import_files, settings.logs_dir)
             if svc.channel is not None:
                 await svc.channel.start()

@@ -83,7 +83,8 @@ def template(port: int | None, strategy: str = "recreate", **fields) -> DeployPl
 def pipeline(tmp_path: Path, engine: FakeEngine, router: Router | None = None, **limits) -> tuple[Pipeline, Reporter]:
     reporter = Reporter()
     limits = {"drain": 0, "stop": 4, **limits}
-    return Pipeline(engine, Git(), tmp_path / "builds", reporter, router or Router(), Limits(**limits)), reporter
+    run = Pipeline(engine, Git(), tmp_path / "builds", reporter, router or Router(), Limits(**limits), asyncio.Lock())
+    return run, reporter
 
 
 def names(engine: FakeEngine) -> set[str]:

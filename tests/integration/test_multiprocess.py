@@ -55,6 +55,13 @@ def service_files(step: str = "") -> dict[str, str]:
     return {"Dockerfile": SERVICE.format(nonce=nonce(), step=f" {step}" if step else "")}
 
 
+def service_app(client: MistClient, git_server: GitServer, name: str, step: str = "") -> tuple[dict, str]:
+    """A service app in a project of its own, on a new repository whose build runs `step`; (app, repo)."""
+    repo = f"mp-{name}-{nonce()[:8]}"
+    git_server.create_repo(repo, service_files(step))
+    return client.app(client.project(name)["id"], name, git_server.url_for(repo), appType="service"), repo
+
+
 @pytest.fixture(scope="module")
 def cluster(
     tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer, engine: docker.DockerClient,
@@ -146,9 +153,7 @@ def test_a_deployment_queued_through_the_web_tier_waits_for_a_process_with_worke
     cluster: Cluster, via, git_server: GitServer, engine: docker.DockerClient,
 ) -> None:
     web = via("A")
-    repo = f"mp-tier-{nonce()[:8]}"
-    git_server.create_repo(repo, service_files())
-    app = web.app(web.project("tier")["id"], "tier", git_server.url_for(repo), appType="service")
+    app, repo = service_app(web, git_server, "tier")
     cluster.stop("B")
     cluster.stop("C")
     try:
@@ -174,9 +179,7 @@ def test_one_app_deploys_one_commit_at_a_time_across_processes(
 ) -> None:
     at_a, at_b = via("A"), via("B")
     cluster.require("C")
-    repo = f"mp-serial-{nonce()[:8]}"
-    git_server.create_repo(repo, service_files("&& sleep 2"))
-    app = at_a.app(at_a.project("serial")["id"], "serial", git_server.url_for(repo), appType="service")
+    app, repo = service_app(at_a, git_server, "serial", "&& sleep 2")
 
     samples: list[list[tuple[int, str]]] = []
     done = threading.Event()
@@ -227,9 +230,7 @@ def test_a_deployment_run_elsewhere_streams_live_over_the_web_tier_and_its_log_i
 ) -> None:
     web = via("A")
     cluster.require("B", "C")
-    repo = f"mp-logs-{nonce()[:8]}"
-    git_server.create_repo(repo, service_files(TICKS))
-    app = web.app(web.project("logs")["id"], "ticker", git_server.url_for(repo), appType="service")
+    app, _ = service_app(web, git_server, "logs", TICKS)
     deployment = web.deploy(app["id"])
 
     messages: list[dict] = []
@@ -268,9 +269,7 @@ def test_stop_sent_to_the_web_tier_stops_a_build_running_on_another_process_with
 ) -> None:
     web = via("A")
     cluster.require("B", "C")
-    repo = f"mp-stop-{nonce()[:8]}"
-    git_server.create_repo(repo, service_files(SLOW_STEP))
-    app = web.app(web.project("stop")["id"], "sleeper", git_server.url_for(repo), appType="service")
+    app, repo = service_app(web, git_server, "stop", SLOW_STEP)
     building = web.deploy(app["id"])
     wait_for(lambda: "long-step-started" in web.logs(building["id"]), timeout=120, what="the long build step")
 

@@ -50,5 +50,5 @@ async def get_by_app_id(body: AppIdIn, user: ReadUser, svc: Svc) -> dict:
 def logs(
     deployment_id: Annotated[int, Path(ge=1, le=MAX_ID)], user: ReadUser, svc: Svc
 ) -> StreamingResponse:
-    # Streamed from disk: a log may hold MIST_LOG_MAX_MB. Same content type as before (the contract's).
+    # Streamed a page at a time: a log may hold MIST_LOG_MAX_MB. Same content type as before (the contract's).
     return StreamingResponse(svc.deployments.log_blocks(user, deployment_id), media_type=PlainTextResponse.media_type)

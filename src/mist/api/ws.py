@@ -109,7 +109,7 @@ async def _caller(websocket: WebSocket, svc: Services, id_param: str,
 async def deployment_logs(websocket: WebSocket) -> None:
     svc: Services = websocket.app.state.services
     # Subscribed before the status is read, so no change between the two is missed; and the status
-    # before the lines: a final status read here means every line is already in the file.
+    # before the lines: a final status read here means every line is already stored.
     with svc.bus.subscribe(_stream_id(websocket, "deploymentId") or 0) as sub:
         caller = await _caller(websocket, svc, "deploymentId", deployment_for)
         if caller is None:

@@ -59,13 +59,13 @@ class Limits:
 class Pipeline:
     def __init__(
         self, engine: Engine, git: GitRepos, builds_dir: Path, reporter: Reporter,
-        router: Router, limits: Limits, networks: AbstractAsyncContextManager[None] | None = None,
+        router: Router, limits: Limits, networks: AbstractAsyncContextManager[None],
     ) -> None:
         self.engine = engine
         # Held while a project's network is looked up and created: the engine's own duplicate check
         # is not atomic, and two networks of one name can no longer be joined. Several processes
         # share it (a database lock).
-        self.networks = networks if networks is not None else asyncio.Lock()
+        self.networks = networks
         self.git = git
         self.builds_dir = builds_dir
         self.report = reporter

@@ -168,7 +168,7 @@ class Deployments:
         return deployment
 
     def log_blocks(self, user: User, deployment_id: int) -> Iterator[bytes]:
-        """The stored log, read from disk a block at a time as it is sent (never whole in memory);
+        """The stored log, read a page of lines at a time as it is sent (never whole in memory);
         access is checked now, before anything is sent."""
         with self.db.session() as session:
             deployment_for(session, user, deployment_id)

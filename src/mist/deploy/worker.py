@@ -120,7 +120,7 @@ class DeploymentReporter:
         await self.log(stage.message)
 
     # The final line is written before the final status: a watcher that reads a final status from
-    # the database and then the log file is sure to find every line there.
+    # the database and then the stored log is sure to find every line there.
 
     async def succeed(self, image: str, container_id: str, snapshot: str) -> bool:
         await self.log(COMPLETED.message, final=True)

@@ -67,10 +67,12 @@ def _upstream(session: Session, app_id: int) -> str | None:
     return session.scalar(select(Upstream.address).where(Upstream.app_id == app_id))
 
 
-def _active(session: Session) -> list[tuple[int, str, int | None]]:
-    return [(row.app_id, row.container_id, row.port) for row in session.execute(
-        select(Deployment.app_id, Deployment.container_id, App.port)
+def _active(session: Session) -> list[tuple[int, str, int | None, str | None]]:
+    """Each app's active container, its port and the upstream recorded for it."""
+    return [(row.app_id, row.container_id, row.port, row.address) for row in session.execute(
+        select(Deployment.app_id, Deployment.container_id, App.port, Upstream.address)
         .join(App, App.id == Deployment.app_id)
+        .outerjoin(Upstream, Upstream.app_id == Deployment.app_id)
         .where(Deployment.is_active.is_(True))
     )]
 
@@ -95,7 +97,7 @@ class Router:
         """Re-reads each app's upstream from its running container (its address may have changed
         while Mist was down, e.g. when the engine restarted), then, as leader, adopts (or starts) the
         proxy and loads the routes."""
-        for app_id, container_id, port in await self.db.run(_active):
+        for app_id, container_id, port, recorded in await self.db.run(_active):
             try:
                 state = await self.engine.inspect(container_id) if container_id else None
             except MistError as exc:
@@ -106,7 +108,7 @@ class Router:
             # A container this process's engine does not show may run on another process's engine:
             # only an address actually read replaces the recorded one.
             address = state.address(port) if state is not None else None
-            if address is not None and address != await self.db.run(_upstream, app_id):
+            if address is not None and address != recorded:
                 await self.db.run(_save, app_id, address)
         if self.proxy is None:
             return

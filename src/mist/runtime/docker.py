@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 CPU_PERIOD = 100_000  # µs; a CPU limit is a quota of this period, which `docker update` can change
 CALL_THREADS = 8  # engine calls in flight at once; more wait for a free thread
-BUILD_LINES_AT_ONCE = 500  # build output lines handed on in one call at most
 T = TypeVar("T")
 
 
@@ -515,17 +514,8 @@ class DockerEngine:
         # Lines are queued from the build thread before its result, so the sentinel comes last.
         build.add_done_callback(lambda _: lines.put_nowait(None))
         try:
-            ended = False
-            while not ended and (line := await lines.get()) is not None:
-                # What piled up while the last lines were stored goes in one call: a chatty build
-                # costs a database write per batch, not per line.
-                batch = [line]
-                while not lines.empty() and len(batch) < BUILD_LINES_AT_ONCE:
-                    if (more := lines.get_nowait()) is None:
-                        ended = True
-                        break
-                    batch.append(more)
-                await on_line("\n".join(batch))
+            while (line := await lines.get()) is not None:
+                await on_line(line)
             return await build
         finally:
             if not build.done():

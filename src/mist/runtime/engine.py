@@ -34,9 +34,8 @@ class Engine(Protocol):
     # Images
 
     async def build(self, request: BuildRequest, on_line: Callable[[str], Awaitable[None]]) -> str:
-        """Builds and tags the image, awaiting `on_line` with its output: one or more whole lines
-        joined by newlines (those that came while the last call ran); returns the image id.
-        Cancelling the call cuts the build off, and the call returns only once it has ended."""
+        """Builds and tags the image, awaiting `on_line` for each output line; returns the image
+        id. Cancelling the call cuts the build off, and the call returns only once it has ended."""
 
     async def image_id(self, ref: str) -> str:
         """The image's id, or "" when it is not on this machine."""
