@@ -125,10 +125,16 @@ def engine() -> docker.DockerClient:
 
 
 @pytest.fixture
-def settings(request: pytest.FixtureRequest, tmp_path: Path, api_database: str) -> Settings:
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, api_database: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     # In-process API tests need no reverse proxy; the integration tests run a real Caddy.
     # On PostgreSQL each test gets a fresh database of its own.
     url = request.getfixturevalue("fresh_postgres_url") if api_database == "postgresql" else None
+    if request.node.get_closest_marker("docker") is None:
+        # No engine for tests that do not say they use it: they run beside the Docker suites, and a
+        # failed deployment of their app 1 would remove the image `mist-app-1:1` a Docker suite built.
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
     return Settings(data_dir=tmp_path / "data", workers=1, proxy_enabled=False, database_url=url)
 
 

@@ -27,6 +27,7 @@ from mist.deploy.stages import RUNNING
 from mist.errors import Conflict, InvalidInput, PermissionDenied
 from mist.git import GitRepos, generate_deploy_key, redact_url, url_origin, validate_branch, validate_remote_url
 from mist.secretbox import SecretBox
+from mist.stacks import BUILDERS
 from mist.templates import TEMPLATES, generated_env
 
 if TYPE_CHECKING:  # mist.cleanup imports this module for `Removed`
@@ -43,7 +44,11 @@ RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 # takes effect on its own or at the next deployment.
 NONE, RESTART, REDEPLOY = "none", "restart", "redeploy"
 _RESTART_COLUMNS = ("cpu_limit", "memory_limit", "restart_policy")
-_REDEPLOY_COLUMNS = ("git_repository", "git_branch", "dockerfile_path", "root_directory", "port")
+_REDEPLOY_COLUMNS = (
+    "git_repository", "git_branch", "dockerfile_path", "root_directory", "port",
+    "builder", "build_command", "start_command", "release_command",
+)
+_COMMANDS = {"buildCommand": "build_command", "startCommand": "start_command", "releaseCommand": "release_command"}
 
 
 @dataclass
@@ -90,6 +95,9 @@ def _apply_source_fields(app: App, fields: dict[str, Any], box: SecretBox) -> bo
     if app.app_type == "database":
         if fields.get("gitRepository"):
             raise InvalidInput("gitRepository: a database app deploys its template's image, not a repository")
+        for name in ("builder", *_COMMANDS):
+            if fields.get(name) and fields[name] != "auto":
+                raise InvalidInput(f"{name}: a database app builds nothing")
         if fields.get("gitToken"):
             raise InvalidInput("gitToken: a database app has no repository")
         return False
@@ -120,7 +128,24 @@ def _apply_source_fields(app: App, fields: dict[str, Any], box: SecretBox) -> bo
             raise InvalidInput("dockerfilePath: must name a file")
     if "rootDirectory" in fields:
         app.root_directory = _relative_path("rootDirectory", fields["rootDirectory"], ".")
+    _apply_build_fields(app, fields)
     return dropped
+
+
+def _apply_build_fields(app: App, fields: dict[str, Any]) -> None:
+    """The builder and the commands that override what it detects ("" = detected)."""
+    if fields.get("builder") is not None:
+        if fields["builder"] not in BUILDERS:
+            raise InvalidInput(f"builder: must be one of {', '.join(BUILDERS)}")
+        app.builder = fields["builder"]
+    for name, column in _COMMANDS.items():
+        if fields.get(name) is None:
+            continue
+        command = fields[name].strip()
+        # One line: it ends up in a Dockerfile instruction or an `sh -c` argument.
+        if any(ord(c) < 0x20 and c != "\t" for c in command):
+            raise InvalidInput(f"{name}: must be one line without control characters")
+        setattr(app, column, command)
 
 
 _RUNTIME_FIELDS = {

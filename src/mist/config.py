@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     proxy_tls: bool = False
     # JSON object, e.g. MIST_TEMPLATE_IMAGES='{"redis": "registry.local/redis:7"}'.
     template_images: dict[str, str] = Field(default_factory=dict)
+    # JSON object overriding the base images of builds without a Dockerfile (keys: python, node, go,
+    # go-runtime, static), e.g. MIST_BUILDER_IMAGES='{"python": "registry.local/python:{version}-slim"}'.
+    builder_images: dict[str, str] = Field(default_factory=dict)
     restart_policy: str = "unless-stopped"
     # The URL people use for the dashboard and API; its host can never become an app domain,
     # and browsers' Origin headers are checked against it.

@@ -55,5 +55,9 @@ class BuildFailed(RuntimeEngineError):
     """The image build reported an error step."""
 
 
+class Unbuildable(MistError):
+    """The app's repository, as it is, gives Mist no way to build it (no Dockerfile, no known stack)."""
+
+
 class ProxyError(MistError):
     """The reverse proxy (Caddy) could not be started, reached or configured."""

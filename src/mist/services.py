@@ -21,6 +21,7 @@ from mist.deploy.logs import LogStore
 from mist.deploy.relay import relay
 from mist.deploy.service import Deployments
 from mist.deploy.worker import Workers
+from mist.dockerfiles import Dockerfiles
 from mist.domains import Domains
 from mist.git import GitRepos
 from mist.housekeeping import Housekeeping
@@ -30,6 +31,7 @@ from mist.proxy.router import Router
 from mist.runtime.docker import DockerEngine
 from mist.runtime.engine import Engine
 from mist.secretbox import SecretBox
+from mist.stacks import base_images
 from mist.volumes import Volumes
 from mist.webhooks import Webhooks
 
@@ -52,6 +54,7 @@ class Services:
     throttle: LoginThrottle
     housekeeping: Housekeeping
     apps: Apps
+    dockerfiles: Dockerfiles
     projects: Projects
     domains: Domains
     volumes: Volumes
@@ -88,6 +91,7 @@ def build_services(settings: Settings) -> Services:
         throttle=LoginThrottle(),
         housekeeping=Housekeeping(db, settings.audit_retention_days),
         apps=Apps(db, box, cleanup, git),
+        dockerfiles=Dockerfiles(db, git, box, settings.builds_dir, base_images(settings.builder_images)),
         projects=Projects(db, cleanup),
         domains=Domains(db, router, settings.public_host, settings.reserved_hosts),
         volumes=Volumes(db, cleanup, settings.data_dir, settings.mount_roots),

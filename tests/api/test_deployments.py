@@ -41,17 +41,18 @@ def test_add_returns_the_raw_pending_deployment_of_the_exact_tip(
     assert [d["deployment_number"] for d in listing["data"]] == [2, 1]
 
 
-def test_a_build_without_dockerfile_fails_with_a_clear_message_in_the_log(
+def test_a_repository_with_nothing_to_build_fails_with_a_message_saying_what_was_looked_for(
     http: TestClient, mist: MistClient, app: dict
 ) -> None:
     deployment = mist.deploy(app["id"])
     final = mist.wait_final(app["id"], deployment["id"], timeout=60)
-    assert final["status"] == "failed"
-    assert "dockerfilePath 'Dockerfile'" in final["error_message"]
+    assert final["status"] == "failed" and final["stage"] == "building_image"
+    for looked_for in ("Dockerfile", "requirements.txt", "package.json", "go.mod", "index.html", "builder"):
+        assert looked_for in final["error_message"]
     response = http.get(f"/api/deployment/logs/{deployment['id']}")
     assert response.headers["content-type"].startswith("text/plain")
     assert "Cloning repository..." in response.text
-    assert "Deployment failed: dockerfilePath" in response.text
+    assert "Deployment failed: Mist found nothing it knows how to build" in response.text
 
 
 def test_bad_deploy_requests(http: TestClient, app: dict) -> None:

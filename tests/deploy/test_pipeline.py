@@ -16,7 +16,9 @@ from mist.deploy.pipeline import Limits, Pipeline, StageTimeout
 from mist.deploy.plan import DeployPlan, Runtime
 from mist.deploy.stages import Stage
 from mist.errors import BuildFailed, MistError, ProxyError
+from mist.runtime.engine import APP_LABEL
 from mist.runtime.requests import ContainerState
+from mist.stacks import Overrides
 
 APP, DEPLOYMENT = 3, 7
 QUICK = HealthCheck(interval=0.01, timeout=0.5, retries=3)
@@ -285,3 +287,114 @@ def test_two_deployments_of_one_project_look_up_and_create_its_network_one_at_a_
 
     asyncio.run(both())
     assert most[0] == 1 and engine.ops().count("ensure_network") == 2
+
+
+def test_an_existing_network_is_used_without_taking_the_lock(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.networks["mist-project-1"] = {}
+    run, _ = pipeline(tmp_path, engine)
+    run.networks = Refused()
+    asyncio.run(run.prepare(plan(None)))
+    assert "ensure_network" not in engine.ops()
+
+
+class Refused:
+    """A lock that must not be taken."""
+
+    async def __aenter__(self) -> None:
+        raise AssertionError("the network lock was taken")
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
+
+
+class RepoGit(Git):
+    """A checkout of the given files."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        super().__init__()
+        self.files = files
+
+    async def checkout(self, app_id, url, commit, checkout: Path, log, auth=None) -> None:  # noqa: ANN001
+        self.checkouts.append(commit)
+        for name, text in self.files.items():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            (checkout / name).write_text(text)
+
+
+PYTHON_APP = {"requirements.txt": "flask\n", "app.py": "print('hi')\n", "Procfile": "release: python3 migrate.py\n"}
+
+
+def test_a_repository_without_a_dockerfile_builds_with_the_one_mist_writes_and_logs_it_first(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.one_off[f"mist-release-{DEPLOYMENT}"] = (0, [])
+    run, report = pipeline(tmp_path, engine)
+    run.git = RepoGit(PYTHON_APP)
+    with listening_port() as port:
+        asyncio.run(run.run(plan(port)))
+    (request,) = [args[0] for op, args in engine.calls if op == "build"]
+    assert request.dockerfile == ".mist.Dockerfile" and request.dockerfile_text.count("FROM python:") == 1
+    header = report.lines.index("Generated Dockerfile (`mist apps dockerfile APP` prints it):")
+    assert report.lines[header + 1].startswith("  | ") and any("FROM python:" in line for line in report.lines)
+    assert header < report.lines.index("Step 1/1 : FROM scratch")  # the Dockerfile comes before the build
+
+
+def test_the_release_command_runs_in_a_one_off_container_before_the_new_one_starts(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.add_container(f"mist-app-{APP}", APP, 6)
+    engine.one_off[f"mist-release-{DEPLOYMENT}"] = (0, ["Applied 3 migrations"])
+    run, report = pipeline(tmp_path, engine)
+    run.git = RepoGit(PYTHON_APP)
+    with listening_port() as port:
+        asyncio.run(run.run(plan(port)))
+    release, app = [args[0] for op, args in engine.calls if op == "run"]
+    assert release.command == ["sh", "-c", "python3 migrate.py"] and release.name == f"mist-release-{DEPLOYMENT}"
+    assert release.image == f"mist-app-{APP}:{DEPLOYMENT}" and release.network == "mist-project-1"
+    assert release.env == app.env and release.aliases == () and release.restart_policy == "no"
+    assert APP_LABEL not in release.labels  # never taken for one of the app's containers
+    output = report.lines.index("Applied 3 migrations")
+    assert report.lines.index("Running the release command: python3 migrate.py") < output
+    assert output < report.lines.index("The release command succeeded")
+    assert report.stages.index("building_image") < report.stages.index("starting_new")
+    assert {c.name for c in engine.containers.values()} == {f"mist-app-{APP}"}  # the one-off is gone
+
+
+def test_a_failing_release_command_fails_the_deployment_and_the_old_version_serves_on(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    old = engine.add_container(f"mist-app-{APP}", APP, 6)
+    engine.one_off[f"mist-release-{DEPLOYMENT}"] = (3, ["relation already exists"])
+    run, report = pipeline(tmp_path, engine)
+    run.git = RepoGit(PYTHON_APP)
+    with pytest.raises(BuildFailed, match="release command exited with code 3"):
+        asyncio.run(run.run(plan(8000, strategy="recreate")))
+    assert list(engine.containers) == [old.id] and not report.committed
+    assert "relation already exists" in report.lines and "stopping_old" not in report.stages
+
+
+def test_a_stop_during_the_release_command_removes_its_container(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    old = engine.add_container(f"mist-app-{APP}", APP, 6)
+    engine.one_off[f"mist-release-{DEPLOYMENT}"] = (0, [])
+    run, _ = pipeline(tmp_path, engine)
+    run.git = RepoGit(PYTHON_APP)
+
+    async def scenario() -> None:
+        gate = engine.hold("follow_logs")
+        task = asyncio.create_task(run.run(plan(8000)))
+        await asyncio.wait_for(gate.reached.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert list(engine.containers) == [old.id]
+
+
+def test_a_rollback_does_not_run_the_release_command_again(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.add(f"mist-app-{APP}:5")
+    run, _ = pipeline(tmp_path, engine)
+    with listening_port() as port:
+        asyncio.run(run.run(plan(port, rollback_image=f"mist-app-{APP}:5",
+                                 commands=Overrides(release_command="python3 migrate.py"))))
+    assert [args[0].name for op, args in engine.calls if op == "run"] == [f"mist-app-{APP}"]

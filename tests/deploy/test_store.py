@@ -34,7 +34,8 @@ def test_numbers_are_sequential_per_app(db: Database) -> None:
 
 
 def succeed(db: Database, dep: int, worker: str) -> bool:
-    return db.call(store.succeed, dep, worker, COMPLETED, "img", "cid", "{}")
+    """Whether the worker's success was recorded (store.succeed answers the row, or None)."""
+    return db.call(store.succeed, dep, worker, COMPLETED, "img", "cid", "{}") is not None
 
 
 def test_one_deployment_per_app_at_a_time_and_apps_in_parallel(db: Database) -> None:

@@ -28,10 +28,11 @@ SEED = int(os.environ.get("MIST_FUZZ_SEED", "20261130"))
 MAX_EXAMPLES = int(os.environ.get("MIST_FUZZ_EXAMPLES", "25"))
 RUN_TIMEOUT = 600  # a hang is a failure too, but the run normally takes well under a minute
 
-# Not fuzzed: a deployment resolves its commit on the remote (the fuzzer would point apps anywhere on the
-# network), the webhook route is signed by the git host, and sign-out takes no input but would end the
-# session the fuzzer works with.
-NOT_FUZZED = ["--exclude-path", "/api/deployment/add", "--exclude-path-regex", r"^/api/webhooks/",
+# Not fuzzed: a deployment and the generated Dockerfile resolve their commit on the remote (the fuzzer
+# would point apps anywhere on the network), the webhook route is signed by the git host, and sign-out
+# takes no input but would end the session the fuzzer works with.
+NOT_FUZZED = ["--exclude-path", "/api/deployment/add", "--exclude-path", "/api/apps/dockerfile",
+              "--exclude-path-regex", r"^/api/webhooks/",
               "--exclude-path", "/api/auth/logout"]
 # This server has no Docker engine on purpose (the fuzzer must not stop or remove other tests'
 # containers): the routes that need it answer 503 "cannot reach the Docker engine", by design.

@@ -20,7 +20,10 @@ def remove_mist_objects(engine: docker.DockerClient) -> None:
     """Containers, volumes and project networks of Mist's apps. Every Docker suite shares the one engine, so these
     suites must not run at the same time (app ids, and so container names, repeat across servers)."""
     for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
-        container.remove(force=True)
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass  # a deployment still under way removed it first
     for volume in engine.volumes.list(filters={"name": "mist-app-"}):
         volume.remove(force=True)
     for network in engine.networks.list(filters={"label": "mist.project"}):

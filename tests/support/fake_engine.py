@@ -38,6 +38,8 @@ class FakeEngine:
         self.build_lines: list[str] = ["Step 1/1 : FROM scratch", "Successfully built"]
         self.exit_code: int | None = None  # set: each new container exits at once with this code
         self.output: list[str] = []  # what `tail` and the logs answer
+        # Containers of these names exit at once when started, with (exit code, output lines).
+        self.one_off: dict[str, tuple[int, list[str]]] = {}
         self.cancelled: list[str] = []  # calls a cancellation interrupted
         self._failures: dict[str, MistError] = {}
         self._gates: dict[str, Gate] = {}
@@ -84,10 +86,10 @@ class FakeEngine:
         await self._enter("ping")
 
     async def build(self, request: BuildRequest, on_line: Callable[[str], Awaitable[None]]) -> str:
-        await self._enter("build", request.tag)
+        await self._enter("build", request)
         for line in self.build_lines:
             await on_line(line)
-        if not (request.context_dir / request.dockerfile).is_file():
+        if not request.dockerfile_text and not (request.context_dir / request.dockerfile).is_file():
             raise BuildFailed(f"Failed to build Docker image: no {request.dockerfile}")
         self.images.add(request.tag)
         return f"sha256:{request.tag}"
@@ -103,6 +105,10 @@ class FakeEngine:
     async def remove_images(self, app_id: int) -> None:
         await self._enter("remove_images", app_id)
         self.images = {i for i in self.images if not i.startswith(f"{image_repository(app_id)}:")}
+
+    async def has_network(self, name: str) -> bool:
+        await self._enter("has_network", name)
+        return name in self.networks
 
     async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
         await self._enter("ensure_network", name)
@@ -144,6 +150,8 @@ class FakeEngine:
 
     def _started(self, state: ContainerState) -> ContainerState:
         """Running on 127.0.0.1, or exited at once with `exit_code` when the test set one."""
+        if state.name in self.one_off:
+            return replace(state, status="exited", exit_code=self.one_off[state.name][0], ip_address="")
         if self.exit_code is not None:
             return replace(state, status="exited", exit_code=self.exit_code, ip_address="")
         return replace(state, status="running", ip_address="127.0.0.1")
@@ -201,7 +209,12 @@ class FakeEngine:
 
     async def follow_logs(self, container_id: str, tail: int | str, since: float | None = None) -> AsyncIterator[str]:
         await self._enter("follow_logs", container_id, tail, since)
-        for line in self.output if container_id in self.containers else []:
+        container = self.containers.get(container_id)
+        if container is not None and container.name in self.one_off:
+            for line in self.one_off[container.name][1]:
+                yield f"2026-01-01T00:00:00.000000000Z {line}"
+            return
+        for line in self.output if container is not None else []:
             yield line
 
     async def aclose(self) -> None:

@@ -16,7 +16,9 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -166,15 +168,14 @@ def _remove_build_dir(build: Path) -> None:
     shutil.rmtree(build, ignore_errors=True)
 
 
-def _debootstrap_tarball(dest: Path) -> None:
+def _debootstrap_tarball(dest: Path, include: tuple[str, ...]) -> None:
     # Not TemporaryDirectory: its cleanup would rmtree even with mounts left inside.
     build = Path(tempfile.mkdtemp(prefix="rootfs-build-", dir=dest.parent))
     root = build / "rootfs"
-    partial = dest.with_suffix(".partial")
     try:
         proc = subprocess.run(
             ["debootstrap", "--variant=minbase",
-             f"--include={','.join(_DEBOOTSTRAP_INCLUDE)}",
+             *([f"--include={','.join(include)}"] if include else []),
              "bookworm", str(root), debian_mirror()],
             capture_output=True, text=True,
         )
@@ -185,22 +186,35 @@ def _debootstrap_tarball(dest: Path) -> None:
                 f"debootstrap failed ({proc.returncode}):\n"
                 f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}\n{tail}"
             )
-        # Size matters: every cold test run imports this tarball.
-        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc",
-                     "usr/share/man", "usr/share/info", "usr/share/locale"):
-            for child in (root / junk).glob("*"):
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                elif child.name not in ("lock", "locale.alias"):
-                    child.unlink()
-        for path in [*(root / "var/cache/apt").glob("*.bin"), *(root / "var/log").rglob("*")]:
-            if not path.is_dir():  # keep log dirs (e.g. /var/log/redis) for packaged configs
-                path.unlink()
-        # Docker bind-mounts its own resolv.conf/hosts; don't ship the host's.
-        for name in ("etc/resolv.conf", "etc/hostname"):
-            (root / name).unlink(missing_ok=True)
+        _trim_rootfs(root)
         # Default data dir for the redis role (tests usually mount a volume here).
-        (root / "data").mkdir(mode=0o755, exist_ok=True)
+        if include:
+            (root / "data").mkdir(mode=0o755, exist_ok=True)
+        _pack_rootfs(root, dest)
+    finally:
+        _remove_build_dir(build)
+
+
+def _trim_rootfs(root: Path) -> None:
+    """Size matters: every cold test run imports these tarballs."""
+    for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc",
+                 "usr/share/man", "usr/share/info", "usr/share/locale"):
+        for child in (root / junk).glob("*"):
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            elif child.name not in ("lock", "locale.alias"):
+                child.unlink()
+    for path in [*(root / "var/cache/apt").glob("*.bin"), *(root / "var/log").rglob("*")]:
+        if not path.is_dir():  # keep log dirs (e.g. /var/log/redis) for packaged configs
+            path.unlink()
+    # Docker bind-mounts its own resolv.conf/hosts; don't ship the host's.
+    for name in ("etc/resolv.conf", "etc/hostname"):
+        (root / name).unlink(missing_ok=True)
+
+
+def _pack_rootfs(root: Path, dest: Path) -> None:
+    partial = dest.with_suffix(".partial")
+    try:
         subprocess.run(
             ["tar", "--numeric-owner", "--xattrs", "-C", str(root),
              "--exclude=./dev/*", "--exclude=./proc/*", "--exclude=./sys/*",
@@ -210,7 +224,6 @@ def _debootstrap_tarball(dest: Path) -> None:
         os.replace(partial, dest)  # atomic: a half-written cache file never counts
     finally:
         partial.unlink(missing_ok=True)
-        _remove_build_dir(build)
 
 
 def python_rootfs_tarball() -> Path:
@@ -219,7 +232,7 @@ def python_rootfs_tarball() -> Path:
     tarball = directory / f"bookworm-minbase-python3-redis-v{_PYTHON_ROOTFS_VERSION}.tar"
     with _file_lock(directory / "bookworm-rootfs.lock"):
         if not tarball.exists():
-            _debootstrap_tarball(tarball)
+            _debootstrap_tarball(tarball, _DEBOOTSTRAP_INCLUDE)
     return tarball
 
 
@@ -246,3 +259,133 @@ def ensure_redis_image(client: docker.DockerClient) -> str:
         repository, _, version = REDIS_TAG.rpartition(":")
         client.images.get(ensure_python_image(client)).tag(repository, version)
     return REDIS_TAG
+
+
+# --------------------------------------------------------------------------- builder images
+
+# Bump when a builder recipe changes: cached tarballs carry it in their names and images in a
+# label, so neither is reused stale.
+_BUILDER_VERSION = 1
+_BUILDER_LABEL = "mist.test.builder-version"
+
+
+@dataclass(frozen=True)
+class _Builder:
+    tag: str
+    packages: tuple[str, ...]  # installed into a copy of the minbase rootfs; none: the rootfs itself
+    changes: tuple[str, ...]   # Dockerfile instructions given to the import
+    remove: tuple[str, ...] = ()  # paths deleted after the install
+
+
+# Each offers what Mist uses from the official image of that name, and nothing needs more:
+# python3 with -m venv and -m pip; node with npm; go; a shell to run a static binary; caddy.
+_BUILDERS: dict[str, _Builder] = {
+    "python": _Builder(
+        "mist-test/builder-python:bookworm", ("python3", "python3-venv", "python3-pip"),
+        ("ENV LANG=C.UTF-8", 'CMD ["python3"]'),
+        # The official image lets pip install outside a venv; Debian's marker (PEP 668) would not.
+        remove=("usr/lib/python3.11/EXTERNALLY-MANAGED",)),
+    "node": _Builder("mist-test/builder-node:bookworm", ("nodejs", "npm"), ('CMD ["node"]',)),
+    # No gcc (it is only recommended), so cgo is off; no network in builds, so Go neither
+    # downloads modules nor toolchains nor asks the checksum database; no git, so no VCS stamp.
+    "go": _Builder(
+        "mist-test/builder-go:bookworm", ("golang-go",),
+        ("ENV CGO_ENABLED=0", "ENV GOPROXY=off", "ENV GOSUMDB=off", "ENV GOTOOLCHAIN=local",
+         "ENV GOFLAGS=-buildvcs=false", "ENV GOPATH=/go")),
+    "go-runtime": _Builder("mist-test/builder-go-runtime:bookworm", (), ()),
+    "static": _Builder(
+        "mist-test/builder-static:bookworm", ("caddy",),
+        # As the official caddy image: its state under /data and /config, its default command.
+        ("ENV XDG_CONFIG_HOME=/config", "ENV XDG_DATA_HOME=/data",
+         'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]')),
+}
+
+
+def builder_rootfs_tarball(name: str) -> Path:
+    """Path of the cached rootfs tarball of builder `name`, building it (and the shared
+    minbase rootfs it starts from) if needed."""
+    directory = cache_dir()
+    base = directory / f"bookworm-minbase-v{_BUILDER_VERSION}.tar"
+    with _file_lock(directory / "builder-rootfs.lock"):
+        if not base.exists():
+            _debootstrap_tarball(base, ())
+    if not _BUILDERS[name].packages:
+        return base
+    tarball = directory / f"builder-{name}-bookworm-v{_BUILDER_VERSION}.tar"
+    with _file_lock(directory / f"builder-{name}.lock"):  # one lock each: images build side by side
+        if not tarball.exists():
+            _apt_install_tarball(base, tarball, _BUILDERS[name])
+    return tarball
+
+
+def _apt_install_tarball(base: Path, dest: Path, builder: _Builder) -> None:
+    # Not debootstrap --include: its resolver cannot install npm's dependency tree; apt can.
+    build = Path(tempfile.mkdtemp(prefix="rootfs-build-", dir=dest.parent))
+    root = build / "rootfs"
+    root.mkdir()
+    try:
+        subprocess.run(["tar", "--numeric-owner", "--xattrs", "-xpf", str(base), "-C", str(root)], check=True)
+        shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
+        # Maintainer scripts (caddy's) must not try to start services in the chroot.
+        policy = root / "usr/sbin/policy-rc.d"
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+        mounts = [root / "proc"]
+        subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+        env = {"PATH": DEFAULT_PATH, "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8"}
+        try:
+            # The tarball leaves /dev empty, and device nodes made here may not open (a sandbox's
+            # device policy): bind the host's, which apt and maintainer scripts write to.
+            for node in ("null", "zero", "full", "random", "urandom"):
+                (root / "dev" / node).touch()
+                mounts.append(root / "dev" / node)
+                subprocess.run(["mount", "--bind", f"/dev/{node}", str(root / "dev" / node)], check=True)
+            for command in (["apt-get", "update"],
+                            ["apt-get", "install", "-y", "--no-install-recommends", *builder.packages],
+                            ["apt-get", "clean"]):
+                proc = subprocess.run(["chroot", str(root), *command], env=env, capture_output=True, text=True)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"{' '.join(command)} failed in the {builder.tag} rootfs "
+                                       f"({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        finally:
+            for point in reversed(mounts):
+                subprocess.run(["umount", str(point)], check=False)
+        policy.unlink()
+        for path in builder.remove:
+            (root / path).unlink(missing_ok=True)
+        _trim_rootfs(root)
+        _pack_rootfs(root, dest)
+    finally:
+        _remove_build_dir(build)
+
+
+def _builder_current(client: docker.DockerClient, tag: str) -> bool:
+    try:
+        labels = client.images.get(tag).labels or {}
+    except docker.errors.ImageNotFound:
+        return False
+    return labels.get(_BUILDER_LABEL) == str(_BUILDER_VERSION)
+
+
+def ensure_builder_images(client: docker.DockerClient) -> dict[str, str]:
+    """The base images Mist's generated Dockerfiles build from, made from Debian's packages;
+    the answer is a value for MIST_BUILDER_IMAGES (``json.dumps`` it).
+
+    The first build runs one debootstrap and one apt-get per image (minutes, downloads from
+    Debian's mirror); afterwards the cached tarballs are only imported (seconds), and when the
+    images exist this is a few engine look-ups.
+    """
+    missing = [name for name, builder in _BUILDERS.items() if not _builder_current(client, builder.tag)]
+    if missing:
+        builder_rootfs_tarball("go-runtime")  # the shared minbase rootfs, once, before the others
+    # Downloads and unpacking overlap well, even on two cores.
+    with ThreadPoolExecutor(len(missing) or 1) as pool:
+        tarballs = dict(zip(missing, pool.map(builder_rootfs_tarball, missing), strict=True))
+    for name, tarball in tarballs.items():
+        builder = _BUILDERS[name]
+        with _file_lock(cache_dir() / "builder-import.lock"):
+            if not _builder_current(client, builder.tag):  # another process may have won
+                _import(client, str(tarball), builder.tag,
+                        [f"ENV PATH={DEFAULT_PATH}", *builder.changes,
+                         f"LABEL {_BUILDER_LABEL}={_BUILDER_VERSION}"])
+    return {name: builder.tag for name, builder in _BUILDERS.items()}

@@ -10,6 +10,7 @@ from mist.api.schemas import (
     AppCreateIn,
     AppDeleteIn,
     AppIdIn,
+    AppIdQuery,
     AppUpdateIn,
     DeployKeyIn,
     EnvCreateIn,
@@ -42,6 +43,12 @@ def _one(item: EnvVarIn) -> EnvInput:
 async def create(body: AppCreateIn, user: CurrentUser, svc: Svc) -> dict:
     app = await svc.apps.create(user, body.model_dump(exclude={"envVars"}), _env(body.envVars) or [])
     return ok(shapes.app(app, user), "Application created")
+
+
+@router.get("/dockerfile")
+async def dockerfile(appId: AppIdQuery, user: ReadUser, svc: Svc) -> dict:  # noqa: N803 - the API's name
+    """What the next build would use, generated for the tip of the app's branch ("eject")."""
+    return ok(shapes.dockerfile(await svc.dockerfiles.show(user, appId)))
 
 
 @router.post("/getById")

@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from mist.api.deps import DeployUser, ReadUser, Svc, ok
-from mist.api.refs import MAX_ID, Ref
+from mist.api.schemas import AppIdQuery as AppId
 from mist.containers import MAX_TAIL
 
 router = APIRouter(prefix="/api/apps/container", tags=["containers"])
 
-AppId = Annotated[int, Query(ge=1, le=MAX_ID), Ref("application")]
 Tail = Annotated[int, Query(ge=1, le=MAX_TAIL)]
 
 

@@ -26,6 +26,7 @@ from mist.errors import (
     ProxyError,
     RateLimited,
     RuntimeEngineError,
+    Unbuildable,
 )
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ STATUS = {
     RateLimited: 429,
     # The request was fine; the git remote or the engine it needs was not.
     GitError: 422,
+    Unbuildable: 422,
     RuntimeEngineError: 503,
     ProxyError: 503,
 }

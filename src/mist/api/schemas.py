@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from mist.api.refs import MAX_ID, Ref
@@ -17,6 +18,7 @@ DeploymentRef = Annotated[Id, Ref("deployment")]
 EnvVarRef = Annotated[Id, Ref("env var")]
 VolumeRef = Annotated[Id, Ref("volume")]
 DomainRef = Annotated[Id, Ref("domain")]
+AppIdQuery = Annotated[int, Query(ge=1, le=MAX_ID), Ref("application")]  # ?appId= of GET routes
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                             pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
@@ -100,6 +102,8 @@ EnvVars = Annotated[list[EnvVarIn], Field(max_length=500)] | dict[
 RepoUrl = Annotated[str, StringConstraints(max_length=2048)]
 RelPath = Annotated[str, StringConstraints(max_length=1024)]
 Branch = Annotated[str, StringConstraints(max_length=255)]
+Builder = Annotated[str, StringConstraints(max_length=16)]  # one of mist.stacks.BUILDERS (checked by mist.apps)
+Command = Annotated[str, StringConstraints(max_length=4096)]  # a shell command line
 
 
 GitToken = Annotated[str, StringConstraints(max_length=4096)]
@@ -142,6 +146,10 @@ class AppCreateIn(RuntimeFieldsIn):
     rootDirectory: RelPath = ""
     port: Port | None = None
     templateName: Annotated[str, StringConstraints(max_length=32)] = ""
+    builder: Builder = "auto"
+    buildCommand: Command = ""
+    startCommand: Command = ""
+    releaseCommand: Command = ""
     envVars: EnvVars = []
 
 
@@ -158,6 +166,10 @@ class AppUpdateIn(RuntimeFieldsIn):
     rootDirectory: RelPath = NOT_SENT
     port: Port | None = None
     templateName: Annotated[str, StringConstraints(max_length=32)] = NOT_SENT
+    builder: Builder = NOT_SENT
+    buildCommand: Command = NOT_SENT
+    startCommand: Command = NOT_SENT
+    releaseCommand: Command = NOT_SENT
     envVars: EnvVars = NOT_SENT
 
 

@@ -3,18 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from mist import app_settings, settings_report
 from mist.api.deps import ReadUser, Svc, ok
-from mist.api.refs import MAX_ID, Ref
+from mist.api.schemas import AppIdQuery as AppId
 
 router = APIRouter(prefix="/api", tags=["settings"])
-
-AppId = Annotated[int, Query(ge=1, le=MAX_ID), Ref("application")]
-
 
 @router.get("/settings")
 def mist_settings(user: ReadUser, svc: Svc) -> dict:

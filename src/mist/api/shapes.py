@@ -9,6 +9,7 @@ from mist import references
 from mist.auth.users import is_admin
 from mist.db.models import ApiToken, App, AuditLog, Deployment, Domain, EnvVar, Project, User, Volume, iso
 from mist.deploy.store import duration_seconds
+from mist.dockerfiles import Shown
 from mist.git import redact_url
 
 
@@ -50,6 +51,10 @@ def app(a: App, viewer: User | None = None) -> dict:
         "gitBranch": a.git_branch,
         "dockerfilePath": a.dockerfile_path,
         "rootDirectory": a.root_directory,
+        "builder": a.builder,
+        "buildCommand": a.build_command,
+        "startCommand": a.start_command,
+        "releaseCommand": a.release_command,
         "port": a.port,
         "templateName": a.template_name,
         "deploymentStrategy": a.deployment_strategy,
@@ -68,6 +73,17 @@ def app(a: App, viewer: User | None = None) -> dict:
         "envVars": [env_var(e) for e in a.env_vars],
         "createdAt": iso(a.created_at),
         "updatedAt": iso(a.updated_at),
+    }
+
+
+def dockerfile(shown: Shown) -> dict:
+    return {
+        "appId": shown.app_id,
+        "commitHash": shown.commit_hash,
+        "builder": shown.recipe.builder,
+        "dockerfile": shown.dockerfile,
+        "releaseCommand": shown.recipe.release_command,
+        "findings": list(shown.recipe.findings),
     }
 
 

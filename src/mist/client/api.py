@@ -18,6 +18,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # Stopping a running deployment answers once it has ended (clone, build or health check interrupted);
 # stopping or restarting a container, once it has (MIST_STOP_TIMEOUT_SECONDS, then SIGKILL).
 STOP_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+# An app's Dockerfile is written from its repository, which the server fetches first (a first clone
+# of a large repository takes a while; MIST_CLONE_TIMEOUT_SECONDS defaults to 600).
+FETCH_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 CONTAINER_ACTIONS = ("start", "stop", "restart")
 
 
@@ -130,6 +133,28 @@ class MistAPI:
     def apps_of_project(self, project_id: int) -> list[dict]:
         return self.call("POST", "/api/apps/getByProjectId", json={"projectId": project_id})
 
+    def create_project(self, name: str, description: str = "") -> dict:
+        return self.call("POST", "/api/projects/create", json={"name": name, "description": description})
+
+    def delete_project(self, project_id: int) -> None:
+        self.call("DELETE", "/api/projects/delete", params={"id": project_id})
+
+    def create_app(self, fields: dict[str, Any]) -> dict:
+        """`fields` as `POST /api/apps/create` takes them; those left out get the server's defaults."""
+        return self.call("POST", "/api/apps/create", json=fields)
+
+    def app(self, app_id: int) -> dict:
+        return self.call("POST", "/api/apps/getById", json={"appId": app_id})
+
+    def delete_app(self, app_id: int, delete_volumes: bool = False) -> None:
+        # Answers once the app's containers and images are gone (a running one is stopped first).
+        self.call("DELETE", "/api/apps/delete", json={"appId": app_id, "deleteVolumes": delete_volumes},
+                  timeout=STOP_TIMEOUT)
+
+    def dockerfile(self, app_id: int) -> dict:
+        """The Dockerfile the app's next deployment builds: {builder, dockerfile, commitHash, findings, ...}."""
+        return self.call("GET", "/api/apps/dockerfile", params={"appId": app_id}, timeout=FETCH_TIMEOUT)
+
     def all_apps(self) -> list[tuple[dict, dict]]:
         """Every app the caller can see, with its project: [(project, app)], by project then app id."""
         found = []
@@ -170,6 +195,17 @@ class MistAPI:
         """The last `tail` lines of the container's log, each `<RFC 3339 timestamp> <text>`."""
         data = self.call("GET", "/api/apps/container/logs", params={"appId": app_id, "tail": tail})
         return str((data or {}).get("logs") or "")
+
+    # ------------------------------------------------------------------ domains
+
+    def domains(self, app_id: int) -> list[dict]:
+        return self.call("POST", "/api/apps/domains/get", json={"appId": app_id})
+
+    def add_domain(self, app_id: int, domain: str) -> dict:
+        return self.call("POST", "/api/apps/domains/create", json={"appId": app_id, "domain": domain})
+
+    def delete_domain(self, domain_id: int) -> None:
+        self.call("DELETE", "/api/apps/domains/delete", json={"id": domain_id})
 
     # ------------------------------------------------------------------ settings
 

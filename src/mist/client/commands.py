@@ -269,6 +269,22 @@ def _prompt_email() -> str:
     return email
 
 
+def confirm_deletion(question: str, yes: bool) -> None:
+    """Ask on the terminal before something that cannot be undone; `--yes` skips the question.
+
+    The question goes to stderr, so that stdout keeps only the command's result. Without a terminal
+    to answer (a script, CI), or on anything but y/yes, nothing is done.
+    """
+    if yes:
+        return
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline() if sys.stdin is not None else ""
+    if not answer.endswith("\n"):
+        print(file=sys.stderr)  # end of input: the prompt's line still needs its end
+    if answer.strip().lower() not in ("y", "yes"):
+        raise ClientError("nothing deleted (answer y to confirm, or pass --yes)")
+
+
 def _password(email: str) -> str:
     password = os.environ.get(PASSWORD_ENV)
     if password:

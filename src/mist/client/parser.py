@@ -12,6 +12,15 @@ import re
 MAX_TAIL = 10_000  # the server's limit on the lines of a container log it sends back
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")  # as the server checks them
 APP_HELP = "app name (unique across projects) or id"
+PROJECT_HELP = "project name (unique) or id"
+
+APP_CREATE_EXAMPLES = """\
+examples:
+  mist apps create web --project shop --repo https://github.com/acme/shop.git --port 8000
+  mist apps create worker --project shop --repo git@github.com:acme/shop.git --type service \\
+      --start-command 'python -m shop.worker'
+  mist apps create db --project shop --template postgres
+"""
 
 ENV_SET_EXAMPLES = """\
 examples:
@@ -54,11 +63,21 @@ def _env_key(text: str) -> str:
     return text
 
 
-def _handler(name: str):
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
+
+
+def _handler(name: str, module: str = "commands"):
+    """Runs `mist.client.<module>.<name>`, imported only when the subcommand runs."""
+
     def call(args: argparse.Namespace) -> int:
+        import importlib
+
         from mist.client import commands
 
-        return commands.run(getattr(commands, name), args)
+        return commands.run(getattr(importlib.import_module(f"mist.client.{module}"), name), args)
 
     return call
 
@@ -75,8 +94,9 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     login.add_argument("--email", help="your e-mail address (prompted for if not given)")
     login.set_defaults(func=_handler("cmd_login"))
 
-    apps = sub.add_parser("apps", help="list the apps of every project you can see")
-    apps.set_defaults(func=_handler("cmd_apps"))
+    _add_project_commands(sub)
+    _add_app_commands(sub)
+    _add_domain_commands(sub)
 
     deploy = sub.add_parser(
         "deploy", help="deploy the latest commit of an app's branch",
@@ -122,6 +142,108 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
 
     _add_container_commands(sub)
     _add_env_commands(sub)
+
+
+def _add_project_commands(sub: argparse._SubParsersAction) -> None:
+    projects = sub.add_parser(
+        "projects", help="list, create and delete projects",
+        description="A project groups apps: they share a Docker network and its members. With no ACTION, "
+        "list the projects you can see.",
+    )
+    projects.set_defaults(func=_handler("cmd_projects_list", "projects"))
+    actions = projects.add_subparsers(dest="action", metavar="ACTION")  # optional: `mist projects` lists
+    listing = actions.add_parser("list", help="the projects you can see, with their number of apps")
+    listing.set_defaults(func=_handler("cmd_projects_list", "projects"))
+    create = actions.add_parser("create", help="create a project (you become its owner)")
+    create.add_argument("name", metavar="NAME", help="the project's name")
+    create.add_argument("--description", default="", help="a line saying what it is for")
+    create.set_defaults(func=_handler("cmd_projects_create", "projects"))
+    delete = actions.add_parser(
+        "delete", help="delete a project with all its apps, their containers and images",
+        description="Delete PROJECT and every app in it (containers, images, deployment logs; volumes "
+        "are kept). Asks for confirmation unless --yes.",
+    )
+    delete.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+    delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(func=_handler("cmd_projects_delete", "projects"))
+
+
+def _add_app_commands(sub: argparse._SubParsersAction) -> None:
+    apps = sub.add_parser(
+        "apps", help="list, create and delete apps; print the Dockerfile an app is built from",
+        description="With no ACTION, list the apps of every project you can see and their latest deployment.",
+    )
+    apps.set_defaults(func=_handler("cmd_apps"))
+    actions = apps.add_subparsers(dest="action", metavar="ACTION")  # optional: `mist apps` lists
+    listing = actions.add_parser("list", help="the apps of every project you can see")
+    listing.set_defaults(func=_handler("cmd_apps"))
+
+    create = actions.add_parser(
+        "create", help="create an app from a Git repository (or a database from a template)",
+        description="Create the app NAME in PROJECT. A web app needs --repo and --port (the port it\n"
+        "listens on), a service only --repo, a database --template (--template alone makes a database).\n"
+        "Options not given take the server's defaults. Nothing is deployed yet: the command prints what\n"
+        "to run next.",
+        epilog=APP_CREATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    create.add_argument("name", metavar="NAME", help="lowercase letters, digits and hyphens; unique in its project")
+    create.add_argument("-p", "--project", required=True, help=PROJECT_HELP)
+    create.add_argument("--repo", metavar="URL", help="the Git repository (https://, ssh://, git://, user@host:path)")
+    create.add_argument("--branch", help="the branch to deploy (default main)")
+    create.add_argument("--port", type=_port, help="the port the app listens on (web apps need one)")
+    create.add_argument("--type", dest="app_type", choices=("web", "service", "database"),
+                        help="web (default; reached through its domains), service (no port) or database")
+    create.add_argument("--template", help="a database's template: postgres, mysql, mariadb, redis or mongodb")
+    create.add_argument("--builder", metavar="BUILDER",
+                        help="how the image is built: auto (default: the repository's Dockerfile if it has "
+                        "one, else detected), dockerfile, python, node, go or static")
+    create.add_argument("--root-dir", metavar="DIR", help="the directory of the app inside the repository")
+    create.add_argument("--dockerfile", metavar="PATH",
+                        help="the Dockerfile, relative to --root-dir (default Dockerfile)")
+    create.add_argument("--build-command", metavar="CMD", help="run instead of the detected build step")
+    create.add_argument("--start-command", metavar="CMD", help="start the app with this instead of what was detected")
+    create.add_argument("--release-command", metavar="CMD",
+                        help="run once per deployment before the new version starts, e.g. migrations")
+    create.set_defaults(func=_handler("cmd_apps_create", "apps"))
+
+    delete = actions.add_parser(
+        "delete", help="delete an app with its containers, images and deployment logs",
+        description="Delete APP: its containers, images, domains, git mirror and deployment logs. Its "
+        "volumes are kept unless --delete-volumes. Asks for confirmation unless --yes.",
+    )
+    delete.add_argument("app", metavar="APP", help=APP_HELP)
+    delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    delete.add_argument("--delete-volumes", action="store_true", help="also delete the app's volumes and their data")
+    delete.set_defaults(func=_handler("cmd_apps_delete", "apps"))
+
+    dockerfile = actions.add_parser(
+        "dockerfile", help="print the Dockerfile the app's next deployment builds (to keep and edit)",
+        description="Print the Dockerfile of APP's branch head: the repository's own, or the one Mist "
+        "writes for the detected stack. Only the Dockerfile goes to stdout, so `mist apps dockerfile "
+        "APP > Dockerfile` ejects it; the builder, commit and what was detected go to stderr.",
+    )
+    dockerfile.add_argument("app", metavar="APP", help=APP_HELP)
+    dockerfile.set_defaults(func=_handler("cmd_apps_dockerfile", "apps"))
+
+
+def _add_domain_commands(sub: argparse._SubParsersAction) -> None:
+    domains = sub.add_parser(
+        "domains", help="add, list and remove the domains a web app is reached at",
+        description="The domains of a web app. Point each one's DNS at this server; Mist's proxy "
+        "routes it to the app as soon as it is added.",
+    )
+    actions = domains.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="route DOMAIN to the app, and print its URL")
+    add.add_argument("app", metavar="APP", help=APP_HELP)
+    add.add_argument("domain", metavar="DOMAIN", help="a host name, e.g. shop.example.com")
+    add.set_defaults(func=_handler("cmd_domains_add", "domains"))
+    listing = actions.add_parser("list", help="the app's domains and their URLs")
+    listing.add_argument("app", metavar="APP", help=APP_HELP)
+    listing.set_defaults(func=_handler("cmd_domains_list", "domains"))
+    remove = actions.add_parser("remove", help="stop routing DOMAIN to the app")
+    remove.add_argument("app", metavar="APP", help=APP_HELP)
+    remove.add_argument("domain", metavar="DOMAIN", help="one of the app's domains")
+    remove.set_defaults(func=_handler("cmd_domains_remove", "domains"))
 
 
 def _add_container_commands(sub: argparse._SubParsersAction) -> None:

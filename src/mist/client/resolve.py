@@ -1,4 +1,4 @@
-"""Which app the user means by APP: a numeric id, or a name unique across the projects they see."""
+"""Which app (or project) the user means: a numeric id, or a name unique among those they see."""
 
 from __future__ import annotations
 
@@ -38,4 +38,32 @@ def resolve_app(pairs: list[ProjectApp], ref: str) -> ProjectApp:
     # A case-insensitive match is a likely typo worth pointing at.
     near = [p for p in pairs if p[1]["name"].lower() == ref.lower()]
     hint = f" (did you mean {', '.join(describe(p) for p in near)}?)" if near else " (see `mist apps`)"
+    raise ClientError(what + hint)
+
+
+def resolve_project(projects: list[dict], ref: str) -> dict:
+    """The project that `ref` names, by the same rules as an app: an id first, else a unique name.
+
+    Project names need not be unique, so a name two projects share is refused with their ids.
+    """
+    ref = ref.strip()
+    if not ref:
+        raise ClientError("no project given: name a project or give its id (see `mist projects list`)")
+    if ref.isdigit():
+        by_id = [p for p in projects if p["id"] == int(ref)]
+        if by_id:
+            return by_id[0]
+    by_name = sorted((p for p in projects if p["name"] == ref), key=lambda p: p["id"])
+    if len(by_name) == 1:
+        return by_name[0]
+    if len(by_name) > 1:
+        ids = ", ".join(str(p["id"]) for p in by_name)
+        raise ClientError(f"the project name {ref!r} is ambiguous: projects {ids} have it; "
+                          "give the project's id instead")
+    what = f"no project with id or name {ref!r}" if ref.isdigit() else f"no project named {ref!r}"
+    if not projects:
+        raise ClientError(f"{what}: you see no projects on this server (create one: mist projects create NAME)")
+    near = [p for p in projects if p["name"].lower() == ref.lower()]
+    hint = (f" (did you mean {', '.join(repr(p['name']) + ' (id ' + str(p['id']) + ')' for p in near)}?)"
+            if near else " (see `mist projects list`)")
     raise ClientError(what + hint)

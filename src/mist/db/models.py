@@ -156,6 +156,12 @@ class App(Base):
     git_branch: Mapped[str] = mapped_column(String(255), default="main")
     dockerfile_path: Mapped[str] = mapped_column(Text, default="Dockerfile")
     root_directory: Mapped[str] = mapped_column(Text, default="")
+    # How the image is built: auto (the Dockerfile, else a detected stack) or one named (mist.stacks).
+    builder: Mapped[str] = mapped_column(String(16), default="auto")
+    # Override what detection infers; "" = detected (the Procfile's lines count as detected).
+    build_command: Mapped[str] = mapped_column(Text, default="")
+    start_command: Mapped[str] = mapped_column(Text, default="")
+    release_command: Mapped[str] = mapped_column(Text, default="")
     port: Mapped[int | None] = mapped_column(Integer)
     template_name: Mapped[str] = mapped_column(String(32), default="")
     update_strategy: Mapped[str] = mapped_column(String(16), default="rolling")  # rolling | recreate

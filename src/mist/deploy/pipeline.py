@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Protocol
 
 from mist.deploy.health import Unhealthy, wait_healthy
-from mist.deploy.plan import DeployPlan, build_request, container_name, container_request
+from mist.deploy.plan import (
+    DeployPlan,
+    build_request,
+    build_root,
+    container_name,
+    container_request,
+    release_request,
+)
 from mist.deploy.stages import (
     BUILDING_IMAGE,
     CLONING_REPO,
@@ -30,6 +37,7 @@ from mist.errors import BuildFailed, MistError, ProxyError, RuntimeEngineError
 from mist.git import GitRepos, checkout_file, read_checkout_file
 from mist.runtime.engine import Engine
 from mist.runtime.requests import BuildRequest, ContainerState
+from mist.stacks import Recipe, recipe
 
 
 class Reporter(Protocol):
@@ -73,24 +81,31 @@ class Pipeline:
         self.limits = limits
 
     async def run(self, plan: DeployPlan) -> ContainerState:
-        image = await self.image(plan)
+        image, release = await self.image(plan)
         await self.prepare(plan)
+        if release:
+            async with self.limit(BUILDING_IMAGE, self.limits.build):
+                await self.release(plan, image, release)
         if plan.runtime.strategy == "rolling":
             return await self.rolling(plan, image)
         return await self.recreate(plan, image)
 
-    async def image(self, plan: DeployPlan) -> str:
+    async def image(self, plan: DeployPlan) -> tuple[str, str]:
+        """The image to run, and the release command to run in it first ("" for none)."""
         if plan.builds_from_source:
             checkout = self.builds_dir / f"mist-build-{plan.deployment_id}"
             try:
                 await self.report.enter(CLONING_REPO)
                 async with self.limit(CLONING_REPO, self.limits.clone):
-                    request = await self.clone(plan, checkout)
+                    await self.clone(plan, checkout)
                 await self.report.enter(BUILDING_IMAGE)
                 async with self.limit(BUILDING_IMAGE, self.limits.build):
-                    return await self.build(request)
+                    request, release = await self.build_request(plan, checkout)
+                    return await self.build(request), release
             finally:
                 await self.git.discard(checkout)
+        # A rollback returns to an image whose release ran when it was deployed; going back does
+        # not run it again (a migration's reverse is the app's own business).
         if plan.rollback_image:
             await self.report.log(f"Rolling back to image {plan.rollback_image}: no clone, no build")
         else:
@@ -98,12 +113,14 @@ class Pipeline:
             await self.report.log(f"Using image {plan.template_image}")
         if not await self.engine.image_id(plan.image_tag):
             raise BuildFailed(f"image {plan.image_tag} is not on this machine")
-        return plan.image_tag
+        return plan.image_tag, ""
 
     async def prepare(self, plan: DeployPlan) -> None:
         """The project's network and the app's volumes, labelled so deleting the app finds them."""
-        async with self.networks:
-            await self.engine.ensure_network(plan.network, plan.network_labels)
+        # Creating it is what must take turns; finding it there needs no lock.
+        if not await self.engine.has_network(plan.network):
+            async with self.networks:
+                await self.engine.ensure_network(plan.network, plan.network_labels)
         for name in plan.runtime.volumes:
             await self.engine.ensure_volume(name, plan.labels)
 
@@ -169,22 +186,67 @@ class Pipeline:
                 raise outcome
         return new
 
-    async def clone(self, plan: DeployPlan, checkout: Path) -> BuildRequest:
-        """Checks the commit out; answers the build of it once what the build reads is safe."""
+    async def clone(self, plan: DeployPlan, checkout: Path) -> None:
         await self.git.discard(checkout)  # left by a run of this deployment that was interrupted
         await self.git.checkout(
             plan.app_id, plan.git_url, plan.commit_hash, checkout, self.report.log, auth=plan.git_auth
         )
         _check_inside(checkout, plan.root_directory, "rootDirectory", want_dir=True)
-        _check_inside(checkout / plan.root_directory, plan.dockerfile_path, "dockerfilePath", want_dir=False)
-        request = build_request(plan, checkout)
-        # The engine reads the Dockerfile and Mist reads .dockerignore: both must be small regular
-        # files inside the checkout, whatever symlink the repository committed in their place.
-        checkout_file(request.context_dir, request.dockerfile)
+
+    async def build_request(self, plan: DeployPlan, checkout: Path) -> tuple[BuildRequest, str]:
+        """The build of the checkout, with its Dockerfile or one written for its stack, once what the
+        build reads is safe; and the release command."""
+        found = recipe(
+            build_root(plan, checkout), plan.builder, plan.dockerfile_path, plan.commands,
+            plan.builder_images, tuple(plan.build_args),
+        )
+        if found.builder == "dockerfile":
+            _check_inside(build_root(plan, checkout), plan.dockerfile_path, "dockerfilePath", want_dir=False)
+            request = build_request(plan, checkout)
+            # The engine reads the Dockerfile: it must be a small regular file inside the checkout,
+            # whatever symlink the repository committed in its place.
+            checkout_file(request.context_dir, request.dockerfile)
+        else:
+            await self.show_recipe(found)
+            request = build_request(plan, checkout, generated=found.dockerfile)
+        # Mist reads .dockerignore: the same goes for it.
         ignore = read_checkout_file(request.context_dir, ".dockerignore") or b""
-        return replace(
+        request = replace(
             request, dockerignore=ignore.decode(errors="replace"), context_max_bytes=self.limits.context_bytes
         )
+        return request, found.release_command
+
+    async def show_recipe(self, found: Recipe) -> None:
+        """What detection found and the Dockerfile it wrote, as one block before the build."""
+        await self.report.log(f"No Dockerfile used: building as a {found.builder} app")
+        for finding in found.findings:
+            await self.report.log(f"  {finding}")
+        await self.report.log("Generated Dockerfile (`mist apps dockerfile APP` prints it):")
+        for line in found.dockerfile.splitlines():
+            await self.report.log(f"  | {line}")
+
+    async def release(self, plan: DeployPlan, image: str, command: str) -> None:
+        """Runs the release command once in a one-off container of the new image, before anything
+        of the running version is touched: a failure leaves it serving."""
+        await self.report.log(f"Running the release command: {command}")
+        run = asyncio.ensure_future(self.engine.run(release_request(plan, image, command)))
+        try:
+            state = await asyncio.shield(run)
+            async for line in self.engine.follow_logs(state.id, "all"):
+                # Each line starts with its timestamp: the deployment log stamps its own.
+                await self.report.log(line.partition(" ")[2])
+            ended = await self.engine.inspect(state.id)
+            while ended is not None and ended.status == "running":  # its output ends just before it does
+                await asyncio.sleep(0.1)
+                ended = await self.engine.inspect(state.id)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._removed_when_started(run))
+            raise
+        await self.engine.remove(state.id, 0)
+        if ended is None or ended.status == "running" or ended.exit_code != 0:
+            code = ended.exit_code if ended else "unknown"
+            raise BuildFailed(f"the release command exited with code {code}; the running version keeps serving")
+        await self.report.log("The release command succeeded")
 
     async def build(self, request: BuildRequest) -> str:
         """A stop or a timeout cancels the engine's build, which cuts it off at once."""
@@ -205,6 +267,11 @@ class Pipeline:
             await asyncio.shield(self._discard_when_started(run))
             raise
         return state
+
+    async def _removed_when_started(self, run: asyncio.Future[ContainerState]) -> None:
+        await asyncio.wait({run})
+        if not run.cancelled() and run.exception() is None:
+            await self.engine.remove(run.result().id, 0)
 
     async def _discard_when_started(self, run: asyncio.Future[ContainerState]) -> None:
         await asyncio.wait({run})

@@ -23,6 +23,7 @@ from mist.git import GitAuth, url_origin, url_secrets
 from mist.runtime.engine import APP_LABEL, DEPLOYMENT_LABEL, PROJECT_LABEL, image_repository
 from mist.runtime.requests import BuildRequest, ContainerRequest
 from mist.secretbox import SecretBox
+from mist.stacks import Overrides, base_images
 from mist.templates import TEMPLATES, template_image, volume_name
 from mist.volumes import checked_binds, docker_name
 
@@ -77,6 +78,9 @@ class DeployPlan:
     rollback_image: str = ""  # a rollback neither clones nor builds, and runs this
     project_id: int = 0
     git_auth: GitAuth = field(default_factory=GitAuth, repr=False)
+    builder: str = "auto"  # mist.stacks.BUILDERS
+    commands: Overrides = field(default_factory=Overrides)
+    builder_images: dict[str, str] = field(default_factory=lambda: base_images({}))
 
     @property
     def builds_from_source(self) -> bool:
@@ -170,18 +174,42 @@ def load_plan(session: Session, deployment_id: int, settings: Settings, box: Sec
         rollback_image=rollback_image,
         project_id=app.project_id,
         git_auth=git_auth(app, box),
+        builder=app.builder,
+        commands=Overrides(app.build_command, app.start_command, app.release_command),
+        builder_images=base_images(settings.builder_images),
     )
     if app.template_name and deployment.rollback_of is None:
         return replace(plan, template_image=template_image(app.template_name, settings.template_images))
     return plan
 
 
-def build_request(plan: DeployPlan, checkout: Path) -> BuildRequest:
+# The name a generated Dockerfile has inside the build context (the engine leaves it out of COPY).
+GENERATED_DOCKERFILE = ".mist.Dockerfile"
+
+
+def build_root(plan: DeployPlan, checkout: Path) -> Path:
+    return checkout / plan.root_directory if plan.root_directory else checkout
+
+
+def build_request(plan: DeployPlan, checkout: Path, generated: str = "") -> BuildRequest:
+    """The build of the checkout: with the repository's Dockerfile, or with the `generated` one."""
     return BuildRequest(
-        context_dir=checkout / plan.root_directory if plan.root_directory else checkout,
-        dockerfile=plan.dockerfile_path,
+        context_dir=build_root(plan, checkout),
+        dockerfile=GENERATED_DOCKERFILE if generated else plan.dockerfile_path,
         tag=plan.image_tag,
         build_args=plan.build_args,
+        dockerfile_text=generated,
+    )
+
+
+def release_request(plan: DeployPlan, image: str, command: str) -> ContainerRequest:
+    """The one-off container of the new image that runs the release command: the app's env,
+    network and volumes, no alias (nobody should reach it), no restart. The deployment label lets
+    a stop or a recovery find and remove it."""
+    return replace(
+        container_request(plan, image), name=f"mist-release-{plan.deployment_id}",
+        labels={DEPLOYMENT_LABEL: str(plan.deployment_id)}, aliases=(), restart_policy="no",
+        command=["sh", "-c", command],
     )
 
 

@@ -145,9 +145,10 @@ def set_stage(session: Session, deployment_id: int, worker: str, stage: Stage) -
 def succeed(
     session: Session, deployment_id: int, worker: str, stage: Stage, image: str, container_id: str,
     snapshot: str,
-) -> bool:
+) -> Deployment | None:
     """Marks success and makes this the app's only active deployment, in one transaction. A
-    rollback also marks the deployment it replaced as rolled back."""
+    rollback also marks the deployment it replaced as rolled back. Answers the row as written
+    (for its final event), None when the worker no longer held the deployment."""
     deployment = session.get_one(Deployment, deployment_id)
     now = utcnow()
     result = session.execute(
@@ -158,7 +159,7 @@ def succeed(
         )
     )
     if affected(result) != 1:
-        return False
+        return None
     session.execute(
         update(Deployment)
         .where(Deployment.app_id == deployment.app_id, Deployment.id != deployment_id,
@@ -171,7 +172,8 @@ def succeed(
             .where(Deployment.id == deployment.rolled_back_from, Deployment.status == SUCCESS)
             .values(status=ROLLED_BACK, updated_at=now)
         )
-    return True
+    session.refresh(deployment)
+    return deployment
 
 
 def finish(session: Session, deployment_id: int, worker: str | None, status: str, error: str) -> bool:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
 
+from sqlalchemy.orm import Session
+
 from mist.config import Settings
 from mist.db.engine import Database
 from mist.db.models import Deployment, utcnow
@@ -110,14 +112,21 @@ class DeploymentReporter:
 
     async def enter(self, stage: Stage) -> None:
         await self.flush()  # a stage's status comes after the lines logged before it
-        held = await self.db.run(store.set_stage, self.deployment_id, self.worker, stage)
-        if not held:
+        lines = await self.db.run(self._enter, stage)
+        if lines is None:
             raise LeaseLost("this deployment was taken over by recovery")
         self.bus.publish(self.deployment_id, message("status", {
             "deployment_id": self.deployment_id, "status": stage.status, "stage": stage.name,
             "progress": stage.progress, "message": stage.message, "error_message": "",
         }))
-        await self.log(stage.message)
+        self._publish(lines)
+
+    def _enter(self, session: Session, stage: Stage) -> list[tuple[int, str]] | None:
+        """The stage and its message as the log's next line, in one transaction (a deployment
+        goes through several: each costs a round trip to the database)."""
+        if not store.set_stage(session, self.deployment_id, self.worker, stage):
+            return None
+        return self.writer.append_many(session, [(stage.message, False)])
 
     # The final line is written before the final status: a watcher that reads a final status from
     # the database and then the stored log is sure to find every line there.
@@ -125,15 +134,15 @@ class DeploymentReporter:
     async def succeed(self, image: str, container_id: str, snapshot: str) -> bool:
         await self.log(COMPLETED.message, final=True)
         await self.flush()
-        held = await self.db.run(
+        row = await self.db.run(
             store.succeed, self.deployment_id, self.worker, COMPLETED, image, container_id, snapshot
         )
-        if not held:
+        if row is None:
             await self.log("Deployment failed: this worker lost its claim before it could record success", final=True)
             await self.flush()
             return False
         self.succeeded = True
-        await self._publish_final()
+        publish_final(self.bus, row)
         return True
 
     async def finish(self, status: str, error: str) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import functools
 import logging
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -146,12 +147,50 @@ def _context_archive(request: BuildRequest, handle: BuildHandle) -> IO[bytes]:
     try:
         # tarfile only writes to it; the stubs ask for a file that can also read and close.
         bounded = _BoundedFile(archive, request.context_max_bytes, handle)
-        create_archive(root, files=files, fileobj=bounded)  # type: ignore[arg-type]
+        create_archive(root, files=files, fileobj=bounded, extra_files=_generated(request))  # type: ignore[arg-type]
     except BaseException:
         archive.close()
         raise
     archive.seek(0)
     return archive
+
+
+def _generated(request: BuildRequest) -> list[tuple[str, str]]:
+    """A generated Dockerfile goes into the context as `docker build -f <file outside>` puts it:
+    under its own name, listed in .dockerignore, which makes the engine take it (and a
+    .dockerignore that was not in the repository) out of the context before any COPY sees it."""
+    if not request.dockerfile_text:
+        return []
+    ignore = request.dockerignore.rstrip("\n") if request.dockerignore.strip() else ".dockerignore"
+    return [(request.dockerfile, request.dockerfile_text), (".dockerignore", f"{ignore}\n{request.dockerfile}\n")]
+
+
+_STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
+_FROM_STEP = re.compile(r"^Step \d+/\d+ : FROM ", re.IGNORECASE)
+
+
+class _Stages:
+    """The image each earlier stage of a multi-stage build ended with, read from the build's output.
+    The classic builder keeps them untagged, where no removal of the app's images would find them:
+    tagged `<tag>-stage<N>`, they go with the image they were built for (and serve as its cache
+    until then)."""
+
+    def __init__(self) -> None:
+        self.last = ""
+        self.ends: list[str] = []
+
+    def feed(self, line: str) -> None:
+        line = line.rstrip()
+        if found := _STEP_IMAGE.match(line):
+            self.last = found[1]
+        elif _FROM_STEP.match(line) and self.last:
+            self.ends.append(self.last)
+            self.last = ""
+
+    def tags(self, tag: str) -> list[tuple[str, str, str]]:
+        """(image, repository, tag) for each earlier stage."""
+        repository, _, version = tag.rpartition(":")
+        return [(image, repository, f"{version}-stage{n}") for n, image in enumerate(self.ends)]
 
 
 class _Docker:
@@ -198,9 +237,11 @@ class _Docker:
         # The engine cuts output into `stream` pieces anywhere, mid-line included: a line is what
         # the build printed between two newlines, so pieces go through one splitter.
         splitter = LineSplitter()
+        stages = _Stages()
 
         def flush() -> None:
             for line in splitter.flush():
+                stages.feed(line)
                 if line.strip():
                     on_line(line)
         api = self._builder()
@@ -223,6 +264,7 @@ class _Docker:
                     raise BuildFailed(f"Failed to build Docker image: {detail.strip()}")
                 if "stream" in chunk:
                     for line in splitter.feed(chunk["stream"].encode(errors="replace")):
+                        stages.feed(line)
                         if line.strip():
                             on_line(line)
                 elif "status" in chunk:
@@ -232,6 +274,8 @@ class _Docker:
                     image_id = chunk["aux"]["ID"]
             flush()
             handle.check()  # a stream cut before its first chunk ends quietly
+            for image, repository, stage_tag in stages.tags(request.tag):
+                api.tag(image, repository, stage_tag)
         except BuildFailed:
             raise
         except Exception as exc:  # the engine's, or the cut connection's (urllib3, requests)
@@ -283,6 +327,12 @@ class _Docker:
     def _networks_named(self, name: str) -> list[dict[str, Any]]:
         # The engine's name filter matches part of a name too: mist-project-1 would find mist-project-10.
         return [n for n in self.client.api.networks(names=[name]) if n.get("Name") == name]
+
+    def has_network(self, name: str) -> bool:
+        try:
+            return bool(self._networks_named(name))
+        except DockerException as exc:
+            raise RuntimeEngineError(f"cannot list networks: {_explain(exc)}") from exc
 
     def ensure_network(self, name: str, labels: dict[str, str]) -> None:
         api = self.client.api
@@ -450,10 +500,16 @@ class _Docker:
         self._on_container("rename", container_id, lambda: self.client.api.rename(container_id, name))
 
     def remove_image(self, ref: str) -> None:
+        """The image and the earlier stages it was built with (`_Stages`)."""
+        api = self.client.api
         try:
-            self.client.api.remove_image(ref, force=True)
-        except NotFound:
-            return
+            stages = [t for i in api.images(name=f"{ref}-stage*") for t in i.get("RepoTags") or []
+                      if t.startswith(f"{ref}-stage")]
+            for tag in (ref, *stages):
+                try:
+                    api.remove_image(tag, force=True)
+                except NotFound:
+                    pass
         except DockerException as exc:
             raise RuntimeEngineError(f"cannot remove image {ref}: {_explain(exc)}") from exc
 
@@ -530,6 +586,9 @@ class DockerEngine:
 
     async def remove_images(self, app_id: int) -> None:
         await self._call(self._docker.remove_images, app_id)
+
+    async def has_network(self, name: str) -> bool:
+        return await self._call(self._docker.has_network, name)
 
     async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
         await self._call(self._docker.ensure_network, name, labels)

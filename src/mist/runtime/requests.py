@@ -14,6 +14,8 @@ class BuildRequest:
     build_args: dict[str, str] = field(default_factory=dict)
     dockerignore: str = ""  # the context's .dockerignore, as read safely from the checkout
     context_max_bytes: int = 0  # the build context tar may not grow past this; 0: no limit
+    # A Dockerfile Mist wrote (no file in the checkout): sent inside the context as `dockerfile`.
+    dockerfile_text: str = ""
 
 
 @dataclass(frozen=True)

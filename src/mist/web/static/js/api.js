@@ -63,6 +63,8 @@ export const api = {
   deleteApp: (appId) => data("DELETE", "/api/apps/delete", { appId }),
   webhook: (appId, rotate = false) => data("POST", "/api/apps/webhook", rotate ? { appId, rotate: true } : { appId }),
   deployKey: (appId, rotate = false) => data("POST", "/api/apps/deployKey", rotate ? { appId, rotate: true } : { appId }),
+  // Generated for the tip of the app's branch (a fetch): 422 with the reason when nothing can be built.
+  dockerfile: (appId) => data("GET", `/api/apps/dockerfile?appId=${encodeURIComponent(appId)}`),
 
   // The app's running container: these answer its status (the control calls, the status after the change).
   containerStatus: (appId) => data("GET", `/api/apps/container/status?appId=${encodeURIComponent(appId)}`),

@@ -1,12 +1,13 @@
 // An application's page: its running container (runtime.js: status, start / stop / restart, the
 // runtime log; a database's connection details), its deployments (status, progress, commit,
-// duration, which is active), deploy / stop / roll back, and the selected deployment's log, live
-// while it runs.
+// duration, which is active), deploy / stop / roll back, the selected deployment's log, live
+// while it runs, and what the build uses (build.js).
 
 import { api, logUrl } from "../api.js";
 import { h, replace } from "../dom.js";
 import { FINAL_STATUSES, LogStream, LogView } from "../logviewer.js";
 import { busy, confirmButton, formatDuration, progressBar, shortHash, showError, statusBadge, timeAgo, toast } from "../ui.js";
+import { dockerfilePanel } from "./build.js";
 import { connectionCard, runtimePanel } from "./runtime.js";
 
 const POLL_BUSY_MS = 2000;
@@ -196,7 +197,8 @@ export async function renderApp(ctx, appId, selectedId) {
     app.appType === "database" ? connectionCard(app) : null,
     h("div", { class: "app-grid" },
       h("section", { class: "card deployments-card" }, h("h2", {}, "Deployments"), listEl),
-      detailBox));
+      detailBox),
+    app.appType === "database" ? null : dockerfilePanel(app));
   renderList();
   const selected = list.find((d) => d.id === selectedId);
   if (selected) showDetail(selected);

@@ -1,5 +1,5 @@
-// Creating and editing an application: source, runtime, resources, health check, env vars,
-// domains, deploy key and volumes (the last two in appsettings.js).
+// Creating and editing an application: source, build (build.js), runtime, resources, health check,
+// env vars, domains, deploy key and volumes (the last two in appsettings.js).
 //
 // Secret env vars come back from the API with `value: null`. The editor shows them masked and
 // empty; saving sends such an entry without `value`, which keeps the stored secret. Typing a new
@@ -12,6 +12,7 @@ import { api } from "../api.js";
 import { h, replace } from "../dom.js";
 import { busy, confirmButton, field, toast } from "../ui.js";
 import { deployKeySection, volumeSection } from "./appsettings.js";
+import { buildFieldset } from "./build.js";
 import { actionNotice } from "./runtime.js";
 
 const TEMPLATES = ["postgres", "mysql", "mariadb", "redis", "mongodb"];
@@ -63,6 +64,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     rootDirectory: "", port: null, templateName: "postgres", updateStrategy: "rolling", healthcheckPath: "",
     healthcheckInterval: 2, healthcheckTimeout: 5, healthcheckRetries: 15, healthcheckStartPeriod: 0, envVars: [],
     cpuLimit: null, memoryLimit: null, restartPolicy: null, hasGitToken: false,
+    builder: "auto", buildCommand: "", startCommand: "", releaseCommand: "",
   };
 
   const f = {
@@ -97,6 +99,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
   }
 
   const env = envEditor(v.envVars || []);
+  const build = buildFieldset(v);
   const message = h("p", { class: "form-message", role: "alert", "data-testid": "form-message" });
   const save = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "save-app" }, editing ? "Save changes" : "Create application");
 
@@ -119,6 +122,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
       templateField,
       h("div", { class: "row" }, portField, field("Update strategy", f.updateStrategy))),
     sourceSet,
+    build.element,
     pushSet,
     h("fieldset", { class: "card", "data-testid": "resources" },
       h("legend", {}, "Resources"),
@@ -146,6 +150,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
   const syncType = () => {
     const type = f.appType.value;
     sourceSet.hidden = type === "database";
+    build.element.hidden = type === "database";
     templateField.hidden = type !== "database";
     portField.hidden = type === "service";
     f.port.required = type === "web";
@@ -162,7 +167,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     message.textContent = "";
     let payload;
     try {
-      payload = editing ? changedFields(app, f, env, pushSet !== null) : createFields(projectId, f, env);
+      payload = editing ? changedFields(app, f, env, build, pushSet !== null) : createFields(projectId, f, env, build);
     } catch (err) {
       message.textContent = err.message;
       return;
@@ -233,11 +238,14 @@ function number(inputEl, label) {
   return n;
 }
 
-function createFields(projectId, f, env) {
+function createFields(projectId, f, env, build) {
   const type = f.appType.value;
   const out = { name: f.name.value.trim().toLowerCase(), projectId, appType: type };
   if (type === "database") out.templateName = f.templateName.value;
-  else for (const name of SOURCE_FIELDS) out[name] = f[name].value.trim();
+  else {
+    for (const name of SOURCE_FIELDS) out[name] = f[name].value.trim();
+    Object.assign(out, build.values());
+  }
   const port = number(f.port, "Port");
   if (type !== "service" && port !== null) out.port = port;
   out.updateStrategy = f.updateStrategy.value;
@@ -253,13 +261,14 @@ function createFields(projectId, f, env) {
 }
 
 /** Only what changed: the server keeps every field it is not sent. */
-function changedFields(app, f, env, pushShown) {
+function changedFields(app, f, env, build, pushShown) {
   const out = {};
   if (app.appType !== "database") {
     for (const name of SOURCE_FIELDS) {
       const value = f[name].value.trim();
       if (value !== (app[name] ?? "")) out[name] = value;
     }
+    Object.assign(out, build.changed(app));
     if (pushShown && f.deploymentStrategy.value !== (app.deploymentStrategy || "auto")) out.deploymentStrategy = f.deploymentStrategy.value;
   }
   if (app.appType !== "service") {
