@@ -102,7 +102,10 @@ def test_a_repository_cannot_make_mist_read_outside_it_or_pack_an_unbounded_cont
         "zero": (_repo_with_symlink(git_server, {"Dockerfile": QUIET}, ".dockerignore", "/dev/zero"),
                  "'.dockerignore' in the repository is a symlink pointing outside it"),
         "passwd": (_repo_with_symlink(git_server, {"README": "x"}, "Dockerfile", "/etc/passwd"),
-                   "dockerfilePath 'Dockerfile' points outside the repository"),
+                   "'Dockerfile' in the repository is a symlink pointing outside it"),
+        # No Dockerfile: detection reads the manifests, and must not follow one out of the checkout.
+        "manifest": (_repo_with_symlink(git_server, {"app.py": "x"}, "requirements.txt", "/etc/passwd"),
+                     "'requirements.txt' in the repository is a symlink pointing outside it"),
         "big": (None, "the build context is larger than the limit of 1 MiB"),
     }
     big = f"big-{uuid.uuid4().hex[:8]}"
@@ -119,6 +122,7 @@ def test_a_repository_cannot_make_mist_read_outside_it_or_pack_an_unbounded_cont
             assert ended["status"] == "failed", (name, ended)
             assert reason in ended["error_message"], (name, ended["error_message"])
             assert reason in owner.logs(deployment["id"]), name
+            assert "root:x:0:0" not in owner.logs(deployment["id"]), name  # nothing of the file was read out
             if name == "big":
                 assert "MIST_BUILD_CONTEXT_MAX_MB" in ended["error_message"]
         assert server.proc is not None and server.proc.poll() is None, server.output()
