@@ -36,8 +36,11 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings, services, locks)
     # No per-message compression on WebSockets: log lines are short, and compressing each message
     # once per watcher cost more of the event loop than any other step of the fan-out.
+    # The standard event loop, not uvloop: uvloop starts a subprocess with fork(), which copies the
+    # server's page tables (30 ms at a 300 MB heap, against 3.5 ms with asyncio's vfork), and a
+    # deployment starts git four times.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, ws="websockets-sansio",
-                ws_per_message_deflate=False)
+                ws_per_message_deflate=False, loop="asyncio")
     return 0
 
 

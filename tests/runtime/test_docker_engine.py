@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mist.config import Settings
+from mist.errors import BuildFailed
 from mist.runtime.docker import BuildHandle, DockerEngine
 from mist.runtime.requests import BuildRequest
 from mist.services import build_services
@@ -88,3 +89,30 @@ def test_calls_run_in_the_engines_own_bounded_pool() -> None:
 def test_the_build_read_timeout_follows_the_setting(tmp_path: Path) -> None:
     services = build_services(Settings(data_dir=tmp_path, build_timeout_seconds=120, proxy_enabled=False))
     assert services.engine._docker._build_timeout == 120
+
+
+@pytest.mark.parametrize("error, attempts", [
+    ('Failed to build Docker image: unable to find image "sha256:' + "a" * 64 + '"', 2),
+    ("Failed to build Docker image: The command '/bin/sh -c exit 3' returned a non-zero code: 3", 1),
+])
+def test_a_build_that_lost_a_cached_layer_to_a_removal_runs_once_more_and_no_other(
+    error: str, attempts: int
+) -> None:
+    docker = DockerEngine()._docker
+    calls: list[int] = []
+
+    def build(request: BuildRequest, on_line, handle: BuildHandle) -> str:  # noqa: ANN001
+        calls.append(1)
+        if len(calls) == 1:
+            raise BuildFailed(error)
+        return "sha256:2"
+
+    docker._build = build  # type: ignore[method-assign]
+    lines: list[str] = []
+    if attempts == 2:
+        assert docker.build(REQUEST, lines.append, BuildHandle()) == "sha256:2"
+        assert "building again" in lines[0]
+    else:
+        with pytest.raises(BuildFailed):
+            docker.build(REQUEST, lines.append, BuildHandle())
+    assert len(calls) == attempts

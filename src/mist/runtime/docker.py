@@ -165,6 +165,7 @@ def _generated(request: BuildRequest) -> list[tuple[str, str]]:
     return [(request.dockerfile, request.dockerfile_text), (".dockerignore", f"{ignore}\n{request.dockerfile}\n")]
 
 
+_LOST_CACHE = re.compile(r'unable to find image "?sha256:[0-9a-f]{64}')
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
 _FROM_STEP = re.compile(r"^Step \d+/\d+ : FROM ", re.IGNORECASE)
 
@@ -232,7 +233,24 @@ class _Docker:
     def build(
         self, request: BuildRequest, on_line: Callable[[str], None], handle: BuildHandle
     ) -> str:
-        """Builds and tags the image, sending each output line to `on_line`; returns the image id."""
+        """Builds and tags the image, sending each output line to `on_line`; returns the image id.
+
+        The classic builder looks for a cached step among the images built on the same parent; one
+        removed at that moment (an app's old image pruned after its deployment, maybe another app's)
+        fails the build with "unable to find image", though nothing is wrong with it: once, it is
+        built again."""
+        try:
+            return self._build(request, on_line, handle)
+        except BuildFailed as exc:
+            if handle.cancelled or not _LOST_CACHE.search(exc.message):
+                raise
+        on_line("The engine lost a cached layer while reading it (an image was removed at that moment): "
+                "building again")
+        return self._build(request, on_line, handle)
+
+    def _build(
+        self, request: BuildRequest, on_line: Callable[[str], None], handle: BuildHandle
+    ) -> str:
         image_id = ""
         # The engine cuts output into `stream` pieces anywhere, mid-line included: a line is what
         # the build printed between two newlines, so pieces go through one splitter.
