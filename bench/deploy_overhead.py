@@ -110,9 +110,15 @@ def baseline_deploy(engine: docker.DockerClient, url: str, workdir: Path, n: int
     checkout = workdir / f"baseline-{n}"
     start = time.perf_counter()
     subprocess.run(["git", "clone", "--quiet", url, str(checkout)], check=True)
-    for chunk in engine.api.build(path=str(checkout), tag=f"bench-baseline:{n}", rm=True, forcerm=True, decode=True):
-        if "error" in chunk:
-            raise SystemExit(f"baseline build failed: {chunk['error']}")
+    for attempt in (1, 2):
+        errors = [chunk["error"] for chunk in engine.api.build(
+            path=str(checkout), tag=f"bench-baseline:{n}", rm=True, forcerm=True, decode=True) if "error" in chunk]
+        # Mist prunes its old images right after a deployment; the engine's cache lookup can meet one
+        # being removed. Mist builds once more then, and so does the baseline.
+        if not errors or attempt == 2 or "unable to find image" not in errors[0]:
+            break
+    if errors:
+        raise SystemExit(f"baseline build failed: {errors[0]}")
     try:
         engine.containers.get("bench-baseline").remove(force=True)
     except docker.errors.NotFound:

@@ -17,6 +17,7 @@ from support.engine import connect
 from support.gitserver import GitServer
 from support.httpgit import TokenGitServer
 from support.postgres import PostgresServer
+from support.receivers import WebhookReceiver
 from support.server import MistServer
 from support.sshgit import SshGitServer
 
@@ -160,3 +161,11 @@ def owner(server: MistServer) -> Iterator[MistClient]:
         client = MistClient(http)
         client.signup()
         yield client
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A real HTTP endpoint that records what notifications post to it."""
+    hook = WebhookReceiver()
+    yield hook
+    hook.close()

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=90, ge=1)
     max_body_kb: int = Field(default=1024, ge=1)  # every API request body
     webhook_max_body_kb: int = Field(default=10240, ge=1)  # push events can carry many commits
+    # Where e-mail notifications are sent through: smtp://user:password@host:587?from=mist@example.com&starttls=1
+    # (or smtps://). Holds a password: `mist settings` masks it.
+    smtp_url: str = ""
 
     # The fields given as arguments rather than read from MIST_*: `mist serve --host/--port/--workers`.
     _given: frozenset[str] = PrivateAttr(default=frozenset())

@@ -21,6 +21,7 @@ from mist.api import (
     deployments,
     domains,
     errors,
+    notifications,
     projects,
     tokens,
     users,
@@ -107,6 +108,7 @@ def create_app(settings: Settings, services: Services | None = None, locks: list
             await svc.housekeeping.start()
             await svc.router.start()
             await svc.workers.start()
+            await svc.dispatcher.start()
             log.info("Mist is ready: data in %s, %d workers", settings.data_dir, settings.workers)
             # What exists now (modules, routes, the ORM's mappers) lives as long as the process: moved
             # out of the collector's sight, a full collection under load scans only what requests made,
@@ -114,6 +116,7 @@ def create_app(settings: Settings, services: Services | None = None, locks: list
             gc.freeze()
             yield
         finally:
+            await svc.dispatcher.stop()
             await svc.workers.stop()
             await access.stop()
             await svc.router.stop()
@@ -137,7 +140,7 @@ def create_app(settings: Settings, services: Services | None = None, locks: list
                        webhook_limit=settings.webhook_max_body_kb * 1024)
     errors.install(app)
     for module in (auth, users, tokens, audit, settings_routes, projects, apps, domains, containers, deployments,
-                   webhooks, ws):
+                   webhooks, notifications, ws):
         app.include_router(module.router)
     app.include_router(web.router)
     return app

@@ -25,6 +25,9 @@ from mist.dockerfiles import Dockerfiles
 from mist.domains import Domains
 from mist.git import GitRepos
 from mist.housekeeping import Housekeeping
+from mist.notifications.dispatcher import Dispatcher
+from mist.notifications.senders import Senders
+from mist.notifications.service import Notifications
 from mist.projects import Projects
 from mist.proxy.caddy import Caddy, CaddyProxy
 from mist.proxy.router import Router
@@ -62,6 +65,9 @@ class Services:
     audit: Audit
     tokens: Tokens
     users: Users
+    # Delivers the notifications outbox in the background (started with the workers).
+    dispatcher: Dispatcher
+    notifications: Notifications
 
 
 def build_services(settings: Settings) -> Services:
@@ -80,6 +86,7 @@ def build_services(settings: Settings) -> Services:
     workers = Workers(settings, db, bus, logs, engine, git, router, box, Lock(db, NETWORKS))
     cleanup = Cleanup(engine, git)
     channel = None if db.is_sqlite else relay(db, bus, logs, workers)
+    dispatcher = Dispatcher(db, box, Senders(settings.smtp_url), settings.public_url)
     return Services(
         settings=settings, db=db, bus=bus, logs=logs, channel=channel, engine=engine, git=git, router=router,
         workers=workers,
@@ -99,4 +106,6 @@ def build_services(settings: Settings) -> Services:
         audit=Audit(db),
         tokens=Tokens(db),
         users=Users(db, timedelta(hours=settings.session_ttl_hours)),
+        dispatcher=dispatcher,
+        notifications=Notifications(db, box, dispatcher, settings.smtp_url),
     )

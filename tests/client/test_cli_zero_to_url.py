@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cli_support import CLI, cli_env
 from support.client import MistClient
-from support.engine import mist_servers
+from support.engine import engineless_servers
 from support.gitserver import GitServer
 from support.server import MistServer
 
@@ -25,8 +25,7 @@ def server_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """A real server with its own Caddy and no engine (as tests/security has it): these commands
     only write rows and routes, and a server that reached the machine's engine would clean up
     containers of other suites running there."""
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
-    with mist_servers(None, tmp_path / "data") as start:
+    with engineless_servers(tmp_path, monkeypatch) as start:
         yield start
 
 

@@ -12,7 +12,7 @@ import docker
 import httpx
 import pytest
 from support.client import MistClient
-from support.engine import mist_servers
+from support.engine import engineless_servers, mist_servers
 from support.images import ensure_busybox_image, ensure_python_image
 from support.server import MistServer
 
@@ -20,11 +20,8 @@ from support.server import MistServer
 @pytest.fixture
 def server_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., MistServer]]:
     """`start(**settings)` runs a real server on one data dir; settings become MIST_* variables.
-    No engine: these attacks need none, and a server that reached the machine's engine would, on
-    stopping, remove what it takes for its own leftovers (containers labelled with its deployment
-    ids) from whatever else runs there."""
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
-    with mist_servers(None, tmp_path / "data") as start:
+    No engine: these attacks need none."""
+    with engineless_servers(tmp_path, monkeypatch) as start:
         yield start
 
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import docker
+import pytest
 from support.server import MistServer
 
 
@@ -70,3 +71,13 @@ def mist_servers(
             started[-1].stop_proxy()
         if engine is not None:
             remove_mist_objects(engine)
+
+
+@contextmanager
+def engineless_servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., MistServer]]:
+    """`mist_servers` whose servers reach no engine: for tests that deploy nothing. A server that reached
+    the machine's engine would, on stopping, remove what it takes for its own leftovers (containers
+    labelled with its deployment ids, images of its failed deployments) from the Docker suites."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
+    with mist_servers(None, tmp_path / "data") as start:
+        yield start

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from browser_support import open_page, screenshot
 from support.client import PASSWORD
-from support.engine import mist_servers
+from support.engine import engineless_servers
 from support.gitserver import GitServer
 from support.server import MistServer
 from test_dashboard import api
@@ -32,8 +32,7 @@ REDEPLOY = re.compile(r"^(re)?deploy$")
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MistServer]:
     """A real server that reaches no engine (as tests/security's): these pages build nothing."""
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
-    with mist_servers(None, tmp_path / "data") as start:
+    with engineless_servers(tmp_path, monkeypatch) as start:
         yield start()
 
 

@@ -257,3 +257,29 @@ class VolumeCreateIn(Body):
 class VolumeDeleteIn(Body):
     id: VolumeRef
     removeData: bool = False
+
+
+# One line: it becomes the subject of e-mails and the title of chat messages.
+NotificationName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
+                                                    pattern=r"^[^\x00-\x1f\x7f]+$")]
+NotificationTarget = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+NotificationEvents = Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=32)]
+
+
+class NotificationCreateIn(Body):
+    name: NotificationName
+    kind: Literal["webhook", "slack", "discord", "email"]
+    target: NotificationTarget
+    events: NotificationEvents
+    enabled: bool = True
+
+
+class NotificationUpdateIn(Body):
+    """Unset fields keep their values; none of them may be sent as null."""
+
+    id: Id
+    name: NotificationName = NOT_SENT
+    target: NotificationTarget = NOT_SENT
+    events: NotificationEvents = NOT_SENT
+    enabled: bool = NOT_SENT
+    rotateSecret: bool = False

@@ -7,10 +7,24 @@ import json
 
 from mist import references
 from mist.auth.users import is_admin
-from mist.db.models import ApiToken, App, AuditLog, Deployment, Domain, EnvVar, Project, User, Volume, iso
+from mist.db.models import (
+    ApiToken,
+    App,
+    AuditLog,
+    Deployment,
+    Domain,
+    EnvVar,
+    NotificationAttempt,
+    NotificationDelivery,
+    Project,
+    User,
+    Volume,
+    iso,
+)
 from mist.deploy.store import duration_seconds
 from mist.dockerfiles import Shown
 from mist.git import redact_url
+from mist.notifications.service import View
 
 
 def env_var(e: EnvVar) -> dict:
@@ -151,4 +165,23 @@ def deployment(d: Deployment) -> dict:
         "error_message": d.error_message,
         "created_at": iso(d.created_at),
         "updated_at": iso(d.updated_at),
+    }
+
+
+def notification(v: View) -> dict:
+    """A notification; its target with secrets masked, and never its webhook secret."""
+    return {
+        "id": v.row.id, "name": v.row.name, "kind": v.row.kind, "target": v.target, "events": v.events,
+        "enabled": v.row.enabled, "createdAt": iso(v.row.created_at), "updatedAt": iso(v.row.updated_at),
+        "lastDelivery": {"status": v.last_delivery[0], "at": iso(v.last_delivery[1])} if v.last_delivery else None,
+    }
+
+
+def notification_delivery(d: NotificationDelivery, attempts: list[NotificationAttempt]) -> dict:
+    return {
+        "id": d.id, "notificationId": d.notification_id, "event": d.event, "status": d.status,
+        "attempts": [{"at": iso(a.at), "ok": a.ok, "statusCode": a.status_code, "answer": a.answer}
+                     for a in attempts],
+        "nextAttemptAt": iso(d.next_attempt_at) if d.status == "pending" else None,
+        "createdAt": iso(d.created_at),
     }

@@ -207,6 +207,22 @@ class MistAPI:
     def delete_domain(self, domain_id: int) -> None:
         self.call("DELETE", "/api/apps/domains/delete", json={"id": domain_id})
 
+    # ------------------------------------------------------------------ notifications (owner and admins)
+
+    def notifications(self) -> list[dict]:
+        return self.call("GET", "/api/notifications/getAll")
+
+    def test_notification(self, notification_id: int) -> dict:
+        """Sends `notification.test` now: {delivered, statusCode?, error?} of that first attempt."""
+        return self.call("POST", "/api/notifications/test", json={"id": notification_id})
+
+    def deliveries(self, limit: int = 50, notification_id: int | None = None) -> list[dict]:
+        """The latest deliveries, newest first, each with its attempts and their answers."""
+        params: dict[str, int] = {"limit": limit}
+        if notification_id is not None:
+            params["notificationId"] = notification_id
+        return self.call("GET", "/api/notifications/deliveries", params=params)
+
     # ------------------------------------------------------------------ settings
 
     def settings(self) -> list[dict]:

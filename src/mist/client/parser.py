@@ -13,6 +13,8 @@ MAX_TAIL = 10_000  # the server's limit on the lines of a container log it sends
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")  # as the server checks them
 APP_HELP = "app name (unique across projects) or id"
 PROJECT_HELP = "project name (unique) or id"
+NOTIFICATION_HELP = "notification name (unique) or id"
+MAX_DELIVERIES = 500  # the server's limit on the deliveries it answers at once
 
 APP_CREATE_EXAMPLES = """\
 examples:
@@ -142,6 +144,7 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
 
     _add_container_commands(sub)
     _add_env_commands(sub)
+    _add_notification_commands(sub)
 
 
 def _add_project_commands(sub: argparse._SubParsersAction) -> None:
@@ -244,6 +247,39 @@ def _add_domain_commands(sub: argparse._SubParsersAction) -> None:
     remove.add_argument("app", metavar="APP", help=APP_HELP)
     remove.add_argument("domain", metavar="DOMAIN", help="one of the app's domains")
     remove.set_defaults(func=_handler("cmd_domains_remove", "domains"))
+
+
+def _limit(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_DELIVERIES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of deliveries from 1 to {MAX_DELIVERIES}")
+    return int(text)
+
+
+def _add_notification_commands(sub: argparse._SubParsersAction) -> None:
+    notifications = sub.add_parser(
+        "notifications", help="list and test notifications, and see their deliveries (owner and admins)",
+        description="Where deployment outcomes are told (webhook, Slack, Discord, e-mail). Create and edit "
+        "them in the dashboard's Notifications page. With no ACTION, list them.",
+    )
+    notifications.set_defaults(func=_handler("cmd_notifications_list", "notifications"))
+    actions = notifications.add_subparsers(dest="action", metavar="ACTION")  # optional: lists
+    listing = actions.add_parser(
+        "list", help="every notification, its target (secrets masked), events and last delivery")
+    listing.set_defaults(func=_handler("cmd_notifications_list", "notifications"))
+    test = actions.add_parser(
+        "test", help="send a test notification now and say whether it was delivered",
+        description="Send the event notification.test to NOTIFICATION and print how its first attempt went. "
+        "Exit status 0 if it was delivered, 1 if not (the error is printed; Mist retries it with backoff).",
+    )
+    test.add_argument("notification", metavar="NOTIFICATION", help=NOTIFICATION_HELP)
+    test.set_defaults(func=_handler("cmd_notifications_test", "notifications"))
+    deliveries = actions.add_parser(
+        "deliveries", help="the latest deliveries, newest first, with each attempt and its answer")
+    deliveries.add_argument("-n", "--limit", type=_limit, default=50, metavar="N",
+                            help=f"how many deliveries to show (1 to {MAX_DELIVERIES}, default 50)")
+    deliveries.add_argument("--notification", metavar="NOTIFICATION",
+                            help="only those of this one: " + NOTIFICATION_HELP)
+    deliveries.set_defaults(func=_handler("cmd_notifications_deliveries", "notifications"))
 
 
 def _add_container_commands(sub: argparse._SubParsersAction) -> None:

@@ -309,3 +309,55 @@ class Fact(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Notification(Base):
+    """Written by mist.notifications.service. Where Mist tells someone that something happened: the
+    target (a URL with a token in it, or e-mail addresses) and a webhook's signing secret are stored
+    encrypted (mist.secretbox)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # webhook | slack | discord | email
+    target: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text, default="")  # webhook only
+    events: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of event names
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class NotificationDelivery(Base):
+    """Written by mist.notifications.outbox. One event for one notification: the durable outbox,
+    added in the transaction of what it tells of, delivered and retried by the dispatchers."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (Index("ix_notification_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)  # JSON, without the dashboard link (added when sent)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    attempts_made: Mapped[int] = mapped_column(Integer, default=0)
+    # When a dispatcher may take it next: while one holds it, the end of that dispatcher's lease.
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class NotificationAttempt(Base):
+    """Written by mist.notifications.outbox: one try at a delivery, with what the receiver answered."""
+
+    __tablename__ = "notification_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_deliveries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(String(500), default="")

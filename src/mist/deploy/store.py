@@ -1,5 +1,7 @@
 """Deployment rows: the durable queue and every status change. Owns writes to `deployments`.
 
+A final outcome (succeed, finish, stop_pending) enqueues its notifications in its own transaction.
+
 A claim is a lease: the worker renews it while it works, and a row whose lease ran out (its worker
 died) is failed by whoever looks next. All writes of a running deployment are conditional on the
 claim, so a worker that lost its lease cannot overwrite what recovery wrote.
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 from mist.db.engine import affected
 from mist.db.models import App, Deployment, utcnow
 from mist.deploy.stages import FINAL, PENDING, ROLLED_BACK, RUNNING, STOPPED, SUCCESS, Stage
+from mist.notifications import outbox
 
 _START = """
     UPDATE deployments
@@ -173,6 +176,7 @@ def succeed(
             .values(status=ROLLED_BACK, updated_at=now)
         )
     session.refresh(deployment)
+    outbox.enqueue_deployment(session, deployment_id)  # committed with the outcome, or not at all
     return deployment
 
 
@@ -189,7 +193,10 @@ def finish(session: Session, deployment_id: int, worker: str | None, status: str
             lease_expires_at=None,
         )
     )
-    return affected(result) == 1
+    if affected(result) != 1:
+        return False
+    outbox.enqueue_deployment(session, deployment_id)  # committed with the outcome, or not at all
+    return True
 
 
 def stop_pending(session: Session, deployment_id: int, reason: str) -> bool:
@@ -198,7 +205,10 @@ def stop_pending(session: Session, deployment_id: int, reason: str) -> bool:
         update(Deployment).where(Deployment.id == deployment_id, Deployment.status == PENDING)
         .values(status=STOPPED, error_message=reason, message=reason, finished_at=now, updated_at=now)
     )
-    return affected(result) == 1
+    if affected(result) != 1:
+        return False
+    outbox.enqueue_deployment(session, deployment_id)
+    return True
 
 
 def request_stop(session: Session, deployment_id: int, reason: str) -> bool:

@@ -74,6 +74,15 @@ export const api = {
   addVolume: (appId, fields) => data("POST", "/api/apps/volumes/create", { appId, ...fields }),
   removeVolume: (id) => data("DELETE", "/api/apps/volumes/delete", { id }),
 
+  // Notifications (owner and admins): create and update with rotateSecret answer a webhook's `secret` once.
+  notifications: () => data("GET", "/api/notifications/getAll"),
+  createNotification: (fields) => data("POST", "/api/notifications/create", fields),
+  updateNotification: (id, fields) => data("PUT", "/api/notifications/update", { id, ...fields }),
+  deleteNotification: (id) => data("DELETE", "/api/notifications/delete", { id }),
+  testNotification: (id) => data("POST", "/api/notifications/test", { id }),
+  deliveries: (limit, notificationId) => data("GET", `/api/notifications/deliveries?limit=${encodeURIComponent(limit)}${
+    notificationId ? `&notificationId=${encodeURIComponent(notificationId)}` : ""}`),
+
   auditLogs: (limit, offset) => data("GET", `/api/audit-logs?limit=${encodeURIComponent(limit)}&offset=${encodeURIComponent(offset)}`),
 
   domains: (appId) => data("POST", "/api/apps/domains/get", { appId }),

@@ -7,6 +7,7 @@ import { renderProjects, renderProject } from "./views/projects.js";
 import { renderApp } from "./views/app.js";
 import { renderAppForm } from "./views/appform.js";
 import { renderAudit } from "./views/audit.js";
+import { renderNotifications } from "./views/notifications.js";
 
 const view = byId("view");
 let user = null;
@@ -21,6 +22,7 @@ const ROUTES = [
   [/^\/apps\/(\d+)\/deployments\/(\d+)$/, (ctx, id, did) => renderApp(ctx, Number(id), Number(did))],
   [/^\/apps\/(\d+)\/settings$/, (ctx, id) => renderAppForm(ctx, { appId: Number(id) })],
   [/^\/audit$/, (ctx) => renderAudit(ctx)],
+  [/^\/notifications$/, (ctx) => renderNotifications(ctx)],
 ];
 
 function setCrumbs(items) {
@@ -99,6 +101,7 @@ function showUser() {
   box.hidden = !user;
   byId("user-name").textContent = user ? user.username : "";
   byId("nav-audit").hidden = !isAdmin(user);
+  byId("nav-notifications").hidden = !isAdmin(user);
 }
 
 function showAuth(notice) {

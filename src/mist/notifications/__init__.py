@@ -1,0 +1,1 @@
+"""Notifications: events told to webhooks, Slack, Discord and e-mail through a durable outbox."""
