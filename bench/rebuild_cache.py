@@ -167,7 +167,11 @@ def remove_app(engine: docker.DockerClient, client: MistClient, app_id: int, bui
                     raise
                 waiting.append(image)
         if len(waiting) == len(pending):
-            raise SystemExit(f"cannot remove images {waiting} of app {app_id}: they have children")
+            # Steps cached before this round (those above the round's own ARG, e.g. the Dockerfile's
+            # ENV line) are shared with other images built from the same builder image: they stay.
+            print(f"  {len(waiting)} of app {app_id}'s build images are shared with images from before "
+                  "the round; left", flush=True)
+            break
         pending = waiting
     if left:
         print(f"  {left} of app {app_id}'s {len(built)} build images outlived its deletion; removed", flush=True)
