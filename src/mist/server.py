@@ -109,6 +109,7 @@ def create_app(settings: Settings, services: Services | None = None, locks: list
             await svc.router.start()
             await svc.workers.start()
             await svc.dispatcher.start()
+            await svc.crashes.start()
             log.info("Mist is ready: data in %s, %d workers", settings.data_dir, settings.workers)
             # What exists now (modules, routes, the ORM's mappers) lives as long as the process: moved
             # out of the collector's sight, a full collection under load scans only what requests made,
@@ -116,6 +117,7 @@ def create_app(settings: Settings, services: Services | None = None, locks: list
             gc.freeze()
             yield
         finally:
+            await svc.crashes.stop()
             await svc.dispatcher.stop()
             await svc.workers.stop()
             await access.stop()

@@ -15,7 +15,7 @@ from mist.config import Settings
 from mist.containers import Containers
 from mist.db.channel import Channel
 from mist.db.engine import Database
-from mist.db.locks import NETWORKS, Lock
+from mist.db.locks import CRASH_LEADER, NETWORKS, Leadership, Lock
 from mist.deploy.events import EventBus
 from mist.deploy.logs import LogStore
 from mist.deploy.relay import relay
@@ -25,6 +25,7 @@ from mist.dockerfiles import Dockerfiles
 from mist.domains import Domains
 from mist.git import GitRepos
 from mist.housekeeping import Housekeeping
+from mist.notifications.crashes import CrashWatch
 from mist.notifications.dispatcher import Dispatcher
 from mist.notifications.senders import Senders
 from mist.notifications.service import Notifications
@@ -68,6 +69,8 @@ class Services:
     # Delivers the notifications outbox in the background (started with the workers).
     dispatcher: Dispatcher
     notifications: Notifications
+    # Writes `container.crashed` when an app's container dies on its own (started with the dispatcher).
+    crashes: CrashWatch
 
 
 def build_services(settings: Settings) -> Services:
@@ -108,4 +111,5 @@ def build_services(settings: Settings) -> Services:
         users=Users(db, timedelta(hours=settings.session_ttl_hours)),
         dispatcher=dispatcher,
         notifications=Notifications(db, box, dispatcher, settings.smtp_url),
+        crashes=CrashWatch(db, engine, Leadership(db, CRASH_LEADER)),
     )

@@ -62,7 +62,8 @@ def svc(settings: Settings, smtp: SmtpReceiver, clock: Clock) -> Services:
     settings.public_url = PUBLIC_URL
     services = build_services(settings)
     fake = FakeEngine()
-    services.engine = services.workers.engine = services.deployments.engine = services.router.engine = fake
+    services.engine = services.workers.engine = services.deployments.engine = fake
+    services.router.engine = services.crashes.engine = fake
     services.dispatcher.clock = clock
     services.dispatcher.poll_seconds = 0.05
     return services

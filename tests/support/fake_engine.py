@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from mist.errors import BuildFailed, MistError
 from mist.runtime.engine import APP_LABEL, DEPLOYMENT_LABEL, image_repository
-from mist.runtime.requests import BuildRequest, ContainerRequest, ContainerState
+from mist.runtime.requests import BuildRequest, ContainerEvent, ContainerRequest, ContainerState
 
 
 @dataclass
@@ -44,6 +44,10 @@ class FakeEngine:
         self._failures: dict[str, MistError] = {}
         self._gates: dict[str, Gate] = {}
         self._ids = itertools.count(1)
+        # What `container_events` tells, in order: starts, and a kill before each die that a stop,
+        # restart or removal causes, as Docker does; `crash` adds a die with no kill.
+        self.events: asyncio.Queue[ContainerEvent] = asyncio.Queue()
+        self._clock = itertools.count(1)
 
     # Scripting
 
@@ -63,6 +67,25 @@ class FakeEngine:
         )
         self.containers[state.id] = state
         return state
+
+    def crash(self, container_id: str, exit_code: int = 1) -> None:
+        """The container's process ends on its own; a restart policy brings it back."""
+        self._tell(container_id, "die", exit_code)
+        self._set(container_id, restart_count=self.containers[container_id].restart_count + 1)
+        self._tell(container_id, "start")
+
+    def _tell(self, container_id: str, action: str, exit_code: int = 0) -> None:
+        state = self.containers.get(container_id)
+        if state is None:
+            return
+        self.events.put_nowait(ContainerEvent(container_id, state.name, action, exit_code, dict(state.labels),
+                                              at=float(next(self._clock))))
+
+    def _stopped(self, container_id: str) -> None:
+        state = self.containers.get(container_id)
+        if state is not None and state.status == "running":
+            self._tell(container_id, "kill")
+            self._tell(container_id, "die", 143)
 
     def ops(self) -> list[str]:
         return [op for op, _ in self.calls]
@@ -176,17 +199,22 @@ class FakeEngine:
         await self._enter("start", container_id)
         if container_id in self.containers:
             self.containers[container_id] = self._started(self.containers[container_id])
+            self._tell(container_id, "start")
 
     async def stop(self, container_id: str, timeout: int = 10) -> None:
         await self._enter("stop", container_id, timeout)
+        self._stopped(container_id)
         self._set(container_id, status="exited")
 
     async def restart(self, container_id: str, timeout: int = 10) -> None:
         await self._enter("restart", container_id, timeout)
+        self._stopped(container_id)
         self._set(container_id, status="running")
+        self._tell(container_id, "start")
 
     async def remove(self, container_id: str, stop_timeout: int = 10) -> None:
         await self._enter("remove", container_id, stop_timeout)
+        self._stopped(container_id)
         self.containers.pop(container_id, None)
 
     async def set_restart_policy(self, container_id: str, policy: str) -> None:
@@ -216,6 +244,10 @@ class FakeEngine:
             return
         for line in self.output if container is not None else []:
             yield line
+
+    async def container_events(self) -> AsyncIterator[ContainerEvent]:
+        while True:
+            yield await self.events.get()
 
     async def aclose(self) -> None:
         pass

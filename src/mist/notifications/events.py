@@ -17,10 +17,11 @@ from mist.db.models import App, Deployment, Project, iso, utcnow
 DEPLOYMENT_SUCCEEDED = "deployment.succeeded"
 DEPLOYMENT_FAILED = "deployment.failed"
 DEPLOYMENT_STOPPED = "deployment.stopped"
+CONTAINER_CRASHED = "container.crashed"  # written by crashes.py
 TEST = "notification.test"
 
 # What a notification may subscribe to; `notification.test` is only ever sent by the test route.
-SUBSCRIBABLE = (DEPLOYMENT_SUCCEEDED, DEPLOYMENT_FAILED, DEPLOYMENT_STOPPED)
+SUBSCRIBABLE = (DEPLOYMENT_SUCCEEDED, DEPLOYMENT_FAILED, DEPLOYMENT_STOPPED, CONTAINER_CRASHED)
 
 # A deployment's final status, as the event that tells of it.
 _DEPLOYMENT_EVENTS = {"success": DEPLOYMENT_SUCCEEDED, "failed": DEPLOYMENT_FAILED, "stopped": DEPLOYMENT_STOPPED}
@@ -89,6 +90,9 @@ def _headline(payload: dict[str, Any]) -> str:
         return f"Mist: test notification '{payload['notification']['name']}'"
     app, deployment = payload.get("app") or {}, payload.get("deployment") or {}
     where = f"{(payload.get('project') or {}).get('name', '?')}/{app.get('name', '?')}"
+    if event == CONTAINER_CRASHED:
+        how = "is in a restart loop" if (payload.get("container") or {}).get("restartLoop") else "crashed"
+        return f"Mist: {where} container {how}"
     if deployment:
         outcome = {DEPLOYMENT_SUCCEEDED: "succeeded", DEPLOYMENT_FAILED: "failed",
                    DEPLOYMENT_STOPPED: "was stopped"}.get(event, event)
@@ -100,6 +104,15 @@ def description(payload: dict[str, Any]) -> str:
     """The body of a chat message or e-mail: what a person needs to know, one fact a line."""
     if payload.get("event") == TEST:
         lines = [payload.get("message", "")]
+    elif payload.get("event") == CONTAINER_CRASHED:
+        container, deployment = payload.get("container") or {}, payload.get("deployment") or {}
+        lines = [
+            f"Project: {(payload.get('project') or {}).get('name', '')}",
+            f"App: {(payload.get('app') or {}).get('name', '')}",
+            f"Container: {container.get('name')} exited with code {container.get('exitCode')}"
+            f" (restarts: {container.get('restarts')})",
+            f"Deployment: #{deployment.get('number')}",
+        ]
     else:
         deployment = payload.get("deployment") or {}
         lines = [

@@ -30,8 +30,9 @@ from docker.utils.build import create_archive, exclude_paths
 from mist.errors import BuildFailed, Conflict, RuntimeEngineError
 from mist.lines import LineSplitter, split_lines
 from mist.runtime.engine import APP_LABEL, DEPLOYMENT_LABEL, image_repository
+from mist.runtime.eventstream import ContainerEvents
 from mist.runtime.logstream import LogStreams
-from mist.runtime.requests import BuildRequest, ContainerRequest, ContainerState
+from mist.runtime.requests import BuildRequest, ContainerEvent, ContainerRequest, ContainerState
 
 log = logging.getLogger(__name__)
 
@@ -565,6 +566,7 @@ class DockerEngine:
         self._calls: ThreadPoolExecutor | None = None
         self._builds: ThreadPoolExecutor | None = None
         self._log_streams = LogStreams()
+        self._events = ContainerEvents(self._log_streams)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._calls is None:
@@ -669,6 +671,9 @@ class DockerEngine:
 
     def follow_logs(self, container_id: str, tail: int | str, since: float | None = None) -> AsyncIterator[str]:
         return self._log_streams.follow(container_id, tail, since)
+
+    def container_events(self) -> AsyncIterator[ContainerEvent]:
+        return self._events.follow()
 
     async def aclose(self) -> None:
         await self._log_streams.aclose()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
-from mist.runtime.requests import BuildRequest, ContainerRequest, ContainerState
+from mist.runtime.requests import BuildRequest, ContainerEvent, ContainerRequest, ContainerState
 
 APP_LABEL = "mist.app"
 DEPLOYMENT_LABEL = "mist.deployment"
@@ -105,6 +105,13 @@ class Engine(Protocol):
     def follow_logs(self, container_id: str, tail: int | str, since: float | None = None) -> AsyncIterator[str]:
         """Log lines (each starting with its timestamp) until the container stops; nothing if it
         is gone. A watcher costs a socket, never a thread."""
+
+    # Events
+
+    def container_events(self) -> AsyncIterator[ContainerEvent]:
+        """The `start`, `kill` and `die` events of the containers labelled APP_LABEL, from now on and
+        for as long as it is iterated: a dropped stream is opened again from where it broke, so
+        none is missed. A watcher costs a socket, never a thread."""
 
     async def aclose(self) -> None:
         """Releases connections and threads; the engine can be used again afterwards."""

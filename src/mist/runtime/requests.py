@@ -63,3 +63,17 @@ class ContainerState:
     def crashed(self) -> bool:
         """Exited, or exited and brought back by its restart policy (which hides a crash loop)."""
         return self.status != "running" or self.restart_count > 0
+
+
+@dataclass(frozen=True)
+class ContainerEvent:
+    """One thing the engine tells of an app's container: `start`, `kill` (a stop, restart or removal
+    someone asked for: the engine announces one before the `die` it causes, a crash has none) or
+    `die` (the process ended, `exit_code` saying how)."""
+
+    container_id: str
+    name: str
+    action: str
+    exit_code: int
+    labels: dict[str, str]
+    at: float  # seconds since the epoch, as the engine stamped it

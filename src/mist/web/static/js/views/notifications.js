@@ -23,6 +23,7 @@ const EVENTS = [
   ["deployment.failed", "Deployment failed"],
   ["deployment.succeeded", "Deployment succeeded"],
   ["deployment.stopped", "Deployment stopped"],
+  ["container.crashed", "Container crashed"],
 ];
 
 const DELIVERY_STATUSES = new Set(["pending", "delivered", "failed"]);
