@@ -9,7 +9,7 @@ point of no return, the app's current container is left serving and the new one 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -240,7 +240,7 @@ class Pipeline:
                 await asyncio.sleep(0.1)
                 ended = await self.engine.inspect(state.id)
         except asyncio.CancelledError:
-            await asyncio.shield(self._removed_when_started(run))
+            await asyncio.shield(self._discard_when_started(run, lambda state: self.engine.remove(state.id, 0)))
             raise
         await self.engine.remove(state.id, 0)
         if ended is None or ended.status == "running" or ended.exit_code != 0:
@@ -268,15 +268,15 @@ class Pipeline:
             raise
         return state
 
-    async def _removed_when_started(self, run: asyncio.Future[ContainerState]) -> None:
+    async def _discard_when_started(
+        self, run: asyncio.Future[ContainerState],
+        discard: Callable[[ContainerState], Awaitable[None]] | None = None,
+    ) -> None:
+        """Once the engine call that starts a container has ended, removes what it started (with
+        `discard`, by default the new app container's, which says so in the log)."""
         await asyncio.wait({run})
         if not run.cancelled() and run.exception() is None:
-            await self.engine.remove(run.result().id, 0)
-
-    async def _discard_when_started(self, run: asyncio.Future[ContainerState]) -> None:
-        await asyncio.wait({run})
-        if not run.cancelled() and run.exception() is None:
-            await self.discard(run.result())
+            await (discard or self.discard)(run.result())
 
     async def keep(self, plan: DeployPlan, state: ContainerState) -> None:
         """The new container passed: from now on the engine restarts it as the app asks."""
