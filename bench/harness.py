@@ -4,8 +4,10 @@ git server beside it on loopback, and an engine left clean afterwards."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,8 +26,8 @@ from support.sample_app import SERVER_PY  # noqa: E402
 from support.server import MistServer  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-__all__ = ["SERVER_PY", "Bench", "GitServer", "MistClient", "MistServer", "database_settings", "mist_bench",
-           "until_final"]
+__all__ = ["SERVER_PY", "Bench", "GitServer", "Memory", "MistClient", "MistServer", "database_settings",
+           "mist_bench", "until_final"]
 
 
 @dataclass
@@ -88,3 +90,29 @@ def mist_bench(workers: int = 2, **settings: str) -> Iterator[Bench]:
             server.stop_proxy()
             for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
                 container.remove(force=True)
+
+
+class Memory:
+    """Samples the server's VmRSS every 50 ms (VmHWM, the kernel's own peak, is read at the end)."""
+
+    def __init__(self, pid: int) -> None:
+        self.status = Path(f"/proc/{pid}/status")
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def read(self, field: str) -> int:
+        match = re.search(rf"^{field}:\s+(\d+) kB", self.status.read_text(), re.M)
+        return int(match.group(1)) * 1024 if match else 0
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self.read("VmRSS"))
+
+    def __enter__(self) -> Memory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -18,13 +18,12 @@ import multiprocessing
 import os
 import re
 import statistics
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import httpx
-from harness import mist_bench
+from harness import Memory, mist_bench
 from support.images import ensure_busybox_image
 from websockets.asyncio.client import connect
 
@@ -77,32 +76,6 @@ def timed(url: str, cookies: dict[str, str], app_id: int, around) -> tuple[list[
 
 def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
-
-
-class Memory:
-    """Samples the server's VmRSS every 50 ms (VmHWM, the kernel's own peak, is read at the end)."""
-
-    def __init__(self, pid: int) -> None:
-        self.status = Path(f"/proc/{pid}/status")
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def read(self, field: str) -> int:
-        match = re.search(rf"^{field}:\s+(\d+) kB", self.status.read_text(), re.M)
-        return int(match.group(1)) * 1024 if match else 0
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, self.read("VmRSS"))
-
-    def __enter__(self) -> Memory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -18,6 +18,7 @@ from support.gitserver import GitServer
 from support.httpgit import TokenGitServer
 from support.postgres import PostgresServer
 from support.receivers import WebhookReceiver
+from support.s3 import S3Server
 from support.server import MistServer
 from support.sshgit import SshGitServer
 
@@ -161,6 +162,14 @@ def owner(server: MistServer) -> Iterator[MistClient]:
         client = MistClient(http)
         client.signup()
         yield client
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """A real S3-compatible server (SeaweedFS) for the session: `endpoint`, `access_key`, `secret_key`,
+    `region`, `bucket()` for a new empty bucket and `client()` to look behind Mist's back."""
+    with S3Server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -21,8 +21,10 @@ from mist import references
 from mist.app_settings import DEFAULT_HEALTH, DEFAULT_STRATEGY
 from mist.auth.permissions import app_for, part_of_app_for, project_for, project_ids_of
 from mist.auth.users import is_admin
+from mist.backups import schedule as backup_schedule
+from mist.backups import store as backups
 from mist.db.engine import Database
-from mist.db.models import App, Deployment, EnvVar, User
+from mist.db.models import App, Backup, BackupDestination, Deployment, EnvVar, User, utcnow
 from mist.deploy.stages import RUNNING
 from mist.errors import Conflict, InvalidInput, PermissionDenied
 from mist.git import GitRepos, generate_deploy_key, redact_url, url_origin, validate_branch, validate_remote_url
@@ -279,6 +281,7 @@ def update(
         raise InvalidInput("gitRepository: required for web and service apps")
     notes = [TOKEN_DROPPED] if _apply_source_fields(app, fields, box) else []
     _apply_runtime_fields(app, fields)
+    _apply_backup_fields(session, app, fields)
     if "port" in fields:
         port = fields["port"]
         if port is None and app.app_type == "web":
@@ -290,6 +293,34 @@ def update(
         references.check(session, app.project_id, [(e.key, e.value) for e in env if e.value is not None])
     session.flush()
     return app, action_required(before, app), notes
+
+
+_BACKUP_FIELDS = ("backupSchedule", "backupRetention", "backupDestinationId")
+
+
+def _apply_backup_fields(session: Session, app: App, fields: dict[str, Any]) -> None:
+    """A database app's schedule, retention and destination, each checked before any is set."""
+    sent = [name for name in _BACKUP_FIELDS if name in fields]
+    if not sent:
+        return
+    if not app.template_name:
+        raise InvalidInput(f"{sent[0]}: only database apps are backed up")
+    if "backupRetention" in fields:
+        retention = fields["backupRetention"]
+        if retention is None or not 1 <= retention <= 1000:
+            raise InvalidInput("backupRetention: keep 1 to 1000 backups (the newest verified one is always kept)")
+        app.backup_retention = retention
+    if "backupDestinationId" in fields:
+        destination = fields["backupDestinationId"]
+        if destination is not None and session.get(BackupDestination, destination) is None:
+            raise InvalidInput(f"backupDestinationId: no backup destination {destination}")
+        app.backup_destination_id = destination
+    if "backupSchedule" in fields:
+        text = fields["backupSchedule"] or ""
+        expression = backup_schedule.check(text) if text.strip() else ""
+        if expression != app.backup_schedule:
+            # Runs due before now were never asked for: a new schedule starts from here.
+            app.backup_schedule, app.backup_schedule_since, app.backup_missed_at = expression, utcnow(), None
 
 
 # A stored secret is never shown again, and unflagging it would show it: a new value must come along.
@@ -404,6 +435,7 @@ class Removed:
 
     app_id: int
     volumes: bool = False  # its Docker volumes go too, data and all
+    backups: tuple[Backup, ...] = ()  # backups deleted with it, whose files go too
 
 
 def prepare_removal(session: Session, app_ids: list[int], volumes: bool = False) -> list[Removed]:
@@ -415,12 +447,18 @@ def prepare_removal(session: Session, app_ids: list[int], volumes: bool = False)
     )
     if running:
         raise Conflict(f"deployment {running} is running; wait for it to finish")
+    if (job := backups.running_job(session, app_ids)) is not None:
+        raise Conflict(f"{job}; wait for it to finish")
     return [Removed(app_id, volumes) for app_id in app_ids]
 
 
-def delete(session: Session, user: User, app_id: int, volumes: bool = False) -> list[Removed]:
+def delete(session: Session, user: User, app_id: int, volumes: bool = False,
+           with_backups: bool = False) -> list[Removed]:
+    """The app's backups stay (reached through its project) unless `with_backups`."""
     app = app_for(session, user, app_id)
     removed = prepare_removal(session, [app.id], volumes)
+    if with_backups:
+        removed = [Removed(app.id, volumes, tuple(backups.remove_for_app(session, app.id)))]
     session.delete(app)
     session.flush()
     return removed
@@ -477,8 +515,8 @@ class Apps:
     ) -> tuple[App, str, list[str]]:
         return await self.db.run(update, user, app_id, fields, env, self.box)
 
-    async def delete(self, user: User, app_id: int, volumes: bool) -> None:
-        removed = await self.db.run(delete, user, app_id, volumes)
+    async def delete(self, user: User, app_id: int, volumes: bool, with_backups: bool = False) -> None:
+        removed = await self.db.run(delete, user, app_id, volumes, with_backups)
         await self.cleanup.remove(removed)
 
     async def deploy_key(self, user: User, app_id: int, rotate: bool, forget_host_keys: bool) -> str:

@@ -10,9 +10,10 @@ and leaves only garbage behind, never a half-deleted app.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from mist.apps import Removed
+from mist.db.models import Backup
 from mist.deploy.plan import network_name
 from mist.errors import MistError
 from mist.git import GitRepos
@@ -22,9 +23,11 @@ log = logging.getLogger(__name__)
 
 
 class Cleanup:
-    def __init__(self, engine: Engine, git: GitRepos) -> None:
+    def __init__(self, engine: Engine, git: GitRepos,
+                 backup_files: Callable[[list[Backup]], Awaitable[None]] | None = None) -> None:
         self.engine = engine
         self.git = git
+        self.backup_files = backup_files  # deletes the files of backups deleted with their app
 
     async def remove(self, removed: list[Removed]) -> None:
         for item in removed:
@@ -33,6 +36,8 @@ class Cleanup:
             if item.volumes:
                 await self._attempt(item.app_id, "volumes", self._remove_volumes(item.app_id))
             await self.git.forget(item.app_id)
+            if item.backups and self.backup_files is not None:
+                await self.backup_files(list(item.backups))
 
     async def _remove_containers(self, app_id: int) -> None:
         for container in await self.engine.app_containers(app_id):

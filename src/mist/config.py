@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     # Where e-mail notifications are sent through: smtp://user:password@host:587?from=mist@example.com&starttls=1
     # (or smtps://). Holds a password: `mist settings` masks it.
     smtp_url: str = ""
+    # Where backups without an S3 destination are kept; default $MIST_DATA_DIR/backups.
+    backup_dir: Path | None = None
 
     # The fields given as arguments rather than read from MIST_*: `mist serve --host/--port/--workers`.
     _given: frozenset[str] = PrivateAttr(default=frozenset())
@@ -136,6 +138,10 @@ class Settings(BaseSettings):
         return self.secret_key_file or self.data_dir / "secret.key"
 
     @property
+    def backups_dir(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
+
+    @property
     def builds_dir(self) -> Path:
         return self.data_dir / "builds"
 
@@ -146,5 +152,5 @@ class Settings(BaseSettings):
         return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
     def prepare_dirs(self) -> None:
-        for path in (self.data_dir, self.git_dir, self.builds_dir):
+        for path in (self.data_dir, self.git_dir, self.builds_dir, self.backups_dir):
             path.mkdir(parents=True, exist_ok=True, mode=0o700)

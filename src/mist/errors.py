@@ -55,6 +55,32 @@ class BuildFailed(RuntimeEngineError):
     """The image build reported an error step."""
 
 
+class ExecFailed(RuntimeEngineError):
+    """A command run in a container (`Engine.exec`) exited non-zero; the message quotes the end of
+    its stderr, `stderr` keeps that bounded tail."""
+
+    def __init__(self, message: str, exit_code: int, stderr: str = "") -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.stderr = stderr
+
+
+class VerificationFailed(MistError):
+    """A backup could not be restored into a throwaway container: it is no backup (HTTP 422)."""
+
+
+class CorruptBackup(MistError):
+    """A backup file fails its integrity checks: altered, cut short, extended, or not a Mist backup."""
+
+
+class BackupMissing(NotFound):
+    """The file of a backup is no longer where it was stored (HTTP 404)."""
+
+
+class StorageFailed(MistError):
+    """The backup storage (the local directory or an S3 bucket) failed a read, write or check."""
+
+
 class Unbuildable(MistError):
     """The app's repository, as it is, gives Mist no way to build it (no Dockerfile, no known stack)."""
 

@@ -19,6 +19,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from mist.errors import MistError
 
 _PREFIX = "v1:"
+# HKDF info strings of the keys the box keeps to itself; `derive` refuses them.
+_CREDENTIALS_INFO = b"mist credentials v1"
+_CHECK_INFO = b"mist key check v1"
 
 
 class SecretBox:
@@ -28,7 +31,7 @@ class SecretBox:
 
     def _cipher(self) -> AESGCM:
         if self._aead is None:
-            key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"mist credentials v1").derive(
+            key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CREDENTIALS_INFO).derive(
                 self._server_secret()
             )
             self._aead = AESGCM(key)
@@ -52,8 +55,15 @@ class SecretBox:
     def fingerprint(self) -> str:
         """Names the server secret without revealing it or the key (another HKDF output), so processes
         sharing a database can tell whether they hold the same one."""
-        return HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"mist key check v1").derive(
+        return HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=_CHECK_INFO).derive(
             self._server_secret()).hex()
+
+    def derive(self, info: bytes) -> bytes:
+        """A 32-byte key of its own for `info` (HKDF of the server secret): each use of the secret (the
+        credentials, the backups) gets an independent key, so one leaking reveals nothing of another."""
+        if info in (_CREDENTIALS_INFO, _CHECK_INFO):
+            raise ValueError("derive: this info names a key the secret box keeps to itself")
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(self._server_secret())
 
     def encrypt(self, plaintext: str) -> str:
         nonce = secrets.token_bytes(12)

@@ -17,6 +17,7 @@ from mist.api import (
     apps,
     audit,
     auth,
+    backups,
     containers,
     deployments,
     domains,
@@ -110,6 +111,8 @@ def create_app(settings: Settings, services: Services | None = None, locks: list
             await svc.workers.start()
             await svc.dispatcher.start()
             await svc.crashes.start()
+            await svc.backup_jobs.start()
+            await svc.backup_scheduler.start()
             log.info("Mist is ready: data in %s, %d workers", settings.data_dir, settings.workers)
             # What exists now (modules, routes, the ORM's mappers) lives as long as the process: moved
             # out of the collector's sight, a full collection under load scans only what requests made,
@@ -117,6 +120,8 @@ def create_app(settings: Settings, services: Services | None = None, locks: list
             gc.freeze()
             yield
         finally:
+            await svc.backup_scheduler.stop()
+            await svc.backup_jobs.stop()
             await svc.crashes.stop()
             await svc.dispatcher.stop()
             await svc.workers.stop()
@@ -142,7 +147,7 @@ def create_app(settings: Settings, services: Services | None = None, locks: list
                        webhook_limit=settings.webhook_max_body_kb * 1024)
     errors.install(app)
     for module in (auth, users, tokens, audit, settings_routes, projects, apps, domains, containers, deployments,
-                   webhooks, notifications, ws):
+                   webhooks, notifications, backups, ws):
         app.include_router(module.router)
     app.include_router(web.router)
     return app

@@ -10,12 +10,17 @@ from mist.audit import Audit
 from mist.auth.throttle import LoginThrottle
 from mist.auth.tokens import Tokens
 from mist.auth.users import Users
+from mist.backups.cipher import backup_key
+from mist.backups.destinations import Storages
+from mist.backups.jobs import BackupJobs
+from mist.backups.scheduler import Scheduler
+from mist.backups.service import Backups
 from mist.cleanup import Cleanup
 from mist.config import Settings
 from mist.containers import Containers
 from mist.db.channel import Channel
 from mist.db.engine import Database
-from mist.db.locks import CRASH_LEADER, NETWORKS, Leadership, Lock
+from mist.db.locks import BACKUP_LEADER, CRASH_LEADER, NETWORKS, Leadership, Lock
 from mist.deploy.events import EventBus
 from mist.deploy.logs import LogStore
 from mist.deploy.relay import relay
@@ -71,6 +76,10 @@ class Services:
     notifications: Notifications
     # Writes `container.crashed` when an app's container dies on its own (started with the dispatcher).
     crashes: CrashWatch
+    # Runs queued backups, verifications and restores; the scheduler queues the scheduled ones.
+    backup_jobs: BackupJobs
+    backup_scheduler: Scheduler
+    backups: Backups
 
 
 def build_services(settings: Settings) -> Services:
@@ -87,7 +96,9 @@ def build_services(settings: Settings) -> Services:
     router = Router(db, engine, proxy, settings.reserved_hosts)
     box = SecretBox(settings.secret_file)
     workers = Workers(settings, db, bus, logs, engine, git, router, box, Lock(db, NETWORKS))
-    cleanup = Cleanup(engine, git)
+    storages = Storages(db, box, settings.backups_dir)
+    backup_jobs = BackupJobs(db, engine, storages, backup_key(box), settings.template_images)
+    cleanup = Cleanup(engine, git, backup_jobs.remove_files)
     channel = None if db.is_sqlite else relay(db, bus, logs, workers)
     dispatcher = Dispatcher(db, box, Senders(settings.smtp_url), settings.public_url)
     return Services(
@@ -112,4 +123,7 @@ def build_services(settings: Settings) -> Services:
         dispatcher=dispatcher,
         notifications=Notifications(db, box, dispatcher, settings.smtp_url),
         crashes=CrashWatch(db, engine, Leadership(db, CRASH_LEADER)),
+        backup_jobs=backup_jobs,
+        backup_scheduler=Scheduler(db, Leadership(db, BACKUP_LEADER), backup_jobs.notify),
+        backups=Backups(db, box, storages, backup_jobs),
     )

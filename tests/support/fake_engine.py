@@ -11,13 +11,27 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from mist.errors import BuildFailed, MistError
 from mist.runtime.engine import APP_LABEL, DEPLOYMENT_LABEL, image_repository
 from mist.runtime.requests import BuildRequest, ContainerEvent, ContainerRequest, ContainerState
+
+
+@dataclass
+class ExecCall:
+    """One `exec` as the fake saw it, its stdin read whole (tests feed small ones)."""
+
+    container_id: str
+    command: list[str]
+    env: dict[str, str]
+    stdin: bytes | None
+
+
+# What an exec answers: its stdout (in one chunk), or an ExecFailed it raises.
+ExecHandler = Callable[[ExecCall], bytes]
 
 
 @dataclass
@@ -48,6 +62,9 @@ class FakeEngine:
         # restart or removal causes, as Docker does; `crash` adds a die with no kill.
         self.events: asyncio.Queue[ContainerEvent] = asyncio.Queue()
         self._clock = itertools.count(1)
+        self.execs: list[ExecCall] = []
+        # By program (the command's first word); a program without a handler prints nothing, exits 0.
+        self.exec_handlers: dict[str, ExecHandler] = {}
 
     # Scripting
 
@@ -244,6 +261,22 @@ class FakeEngine:
             return
         for line in self.output if container is not None else []:
             yield line
+
+    async def exec(
+        self,
+        container_id: str,
+        command: list[str],
+        env: dict[str, str] | None = None,
+        stdin: AsyncIterable[bytes] | None = None,
+    ) -> AsyncIterator[bytes]:
+        await self._enter("exec", container_id, command)
+        fed = b"".join([chunk async for chunk in stdin]) if stdin is not None else None
+        call = ExecCall(container_id, list(command), dict(env or {}), fed)
+        self.execs.append(call)
+        handler = self.exec_handlers.get(command[0] if command else "")
+        output = handler(call) if handler is not None else b""
+        if output:
+            yield output
 
     async def container_events(self) -> AsyncIterator[ContainerEvent]:
         while True:

@@ -274,7 +274,8 @@ class _Builder:
     tag: str
     packages: tuple[str, ...]  # installed into a copy of the minbase rootfs; none: the rootfs itself
     changes: tuple[str, ...]   # Dockerfile instructions given to the import
-    remove: tuple[str, ...] = ()  # paths deleted after the install
+    remove: tuple[str, ...] = ()  # paths deleted after the install (directories with what they hold)
+    files: tuple[tuple[str, str], ...] = ()  # (path, text) written after the install, executable
 
 
 # Each offers what Mist uses from the official image of that name, and nothing needs more:
@@ -352,7 +353,13 @@ def _apt_install_tarball(base: Path, dest: Path, builder: _Builder) -> None:
                 subprocess.run(["umount", str(point)], check=False)
         policy.unlink()
         for path in builder.remove:
-            (root / path).unlink(missing_ok=True)
+            if (root / path).is_dir():
+                shutil.rmtree(root / path)
+            else:
+                (root / path).unlink(missing_ok=True)
+        for path, text in builder.files:
+            (root / path).write_text(text)
+            (root / path).chmod(0o755)
         _trim_rootfs(root)
         _pack_rootfs(root, dest)
     finally:
@@ -389,3 +396,86 @@ def ensure_builder_images(client: docker.DockerClient) -> dict[str, str]:
                         [f"ENV PATH={DEFAULT_PATH}", *builder.changes,
                          f"LABEL {_BUILDER_LABEL}={_BUILDER_VERSION}"])
     return {name: builder.tag for name, builder in _BUILDERS.items()}
+
+
+# --------------------------------------------------------------------------- postgres
+
+POSTGRES_TAG = "mist-test/postgres:15"
+# Bump when the postgres recipe changes (tarball name and image label), apart from the builders'.
+_POSTGRES_VERSION = 1
+_POSTGRES_BIN = "/usr/lib/postgresql/15/bin"
+
+# What Mist and its tests use of the official image's docker-entrypoint.sh: on first start (no
+# PG_VERSION in PGDATA, a fresh volume) initdb with POSTGRES_USER / POSTGRES_PASSWORD and create
+# POSTGRES_DB; TCP clients authenticate with scram, local socket clients are trusted (as there);
+# the server runs as `postgres` and is exec'd, so the stop signal reaches it.
+_POSTGRES_ENTRYPOINT = """#!/bin/sh
+set -eu
+export PGDATA="${PGDATA:-/var/lib/postgresql/data}"
+if [ "${1#-}" != "$1" ]; then set -- postgres "$@"; fi
+if [ "$1" != postgres ]; then exec "$@"; fi
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$PGDATA" /var/run/postgresql
+    find "$PGDATA" /var/run/postgresql \\! -user postgres -exec chown postgres:postgres '{}' +
+    chmod 700 "$PGDATA"
+    exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
+fi
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"
+    user="${POSTGRES_USER:-postgres}"
+    database="${POSTGRES_DB:-$user}"
+    pwfile="$(mktemp)"
+    printf '%s\\n' "$POSTGRES_PASSWORD" > "$pwfile"
+    initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \\
+        --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+    rm -f "$pwfile"
+    echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
+    echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+    if [ "$database" != postgres ]; then
+        pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+        echo 'CREATE DATABASE :"database";' | psql -v ON_ERROR_STOP=1 -q --username="$user" \\
+            --dbname=postgres --set=database="$database"
+        pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+    fi
+    echo "PostgreSQL init process complete; ready for start up."
+fi
+exec "$@"
+"""
+
+_POSTGRES = _Builder(
+    POSTGRES_TAG, ("postgresql-15",),
+    (f"ENV PATH={_POSTGRES_BIN}:{DEFAULT_PATH}", "ENV LANG=C.UTF-8", "ENV PGDATA=/var/lib/postgresql/data",
+     # No STOPSIGNAL SIGINT as the official image has: an import takes no STOPSIGNAL. SIGTERM is
+     # postgres's "smart" shutdown, which waits for clients, then the engine's SIGKILL.
+     "VOLUME /var/lib/postgresql/data", "EXPOSE 5432",
+     'ENTRYPOINT ["docker-entrypoint.sh"]', 'CMD ["postgres"]'),
+    # The package's own cluster (made by its postinst): the entrypoint makes one per volume.
+    remove=("etc/postgresql/15", "var/lib/postgresql/15"),
+    files=(("usr/local/bin/docker-entrypoint.sh", _POSTGRES_ENTRYPOINT),),
+)
+
+
+def postgres_rootfs_tarball() -> Path:
+    directory = cache_dir()
+    builder_rootfs_tarball("go-runtime")  # the shared minbase rootfs
+    tarball = directory / f"postgres-15-bookworm-v{_POSTGRES_VERSION}.tar"
+    with _file_lock(directory / "postgres.lock"):
+        if not tarball.exists():
+            _apt_install_tarball(directory / f"bookworm-minbase-v{_BUILDER_VERSION}.tar", tarball, _POSTGRES)
+    return tarball
+
+
+def ensure_postgres_image(client: docker.DockerClient) -> str:
+    """PostgreSQL 15 from Debian bookworm, started as the official postgres image starts (its
+    POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB, PGDATA a volume); pg_dump, pg_restore, psql
+    and pg_isready on PATH. First build: one apt-get on the minbase rootfs (a minute or two)."""
+    labels: dict[str, str] = {}
+    if image_exists(client, POSTGRES_TAG):
+        labels = client.images.get(POSTGRES_TAG).labels or {}
+    if labels.get(_BUILDER_LABEL) == f"postgres-{_POSTGRES_VERSION}":
+        return POSTGRES_TAG
+    tarball = postgres_rootfs_tarball()
+    with _file_lock(cache_dir() / "builder-import.lock"):
+        _import(client, str(tarball), POSTGRES_TAG,
+                [*_POSTGRES.changes, f"LABEL {_BUILDER_LABEL}=postgres-{_POSTGRES_VERSION}"])
+    return POSTGRES_TAG

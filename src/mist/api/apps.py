@@ -71,7 +71,7 @@ async def update(body: AppUpdateIn, user: CurrentUser, svc: Svc) -> dict:
 
 @router.delete("/delete")
 async def delete(body: AppDeleteIn, user: CurrentUser, svc: Svc) -> dict:
-    await svc.apps.delete(user, body.appId, body.deleteVolumes)
+    await svc.apps.delete(user, body.appId, body.deleteVolumes, body.deleteBackups)
     return ok(None, "Application deleted")
 
 

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from mist.auth.principal import identify
 from mist.auth.sessions import COOKIE_NAME
 from mist.auth.tokens import allows
+from mist.auth.users import is_admin
 from mist.db.models import User
 from mist.errors import NotAuthenticated, PermissionDenied
 from mist.services import Services
@@ -39,6 +40,16 @@ Svc = Annotated[Services, Depends(services)]
 ReadUser = Annotated[User, Depends(require("read"))]
 DeployUser = Annotated[User, Depends(require("deploy"))]
 CurrentUser = Annotated[User, Depends(require("admin"))]
+
+
+def admins(what: str) -> Callable[..., User]:
+    """Refuses members before their request is even read (the service checks again)."""
+    def admin(user: CurrentUser) -> User:
+        if not is_admin(user):
+            raise PermissionDenied(f"only the owner and admins can {what}")
+        return user
+
+    return admin
 
 
 def client_ip(request: Request) -> str:

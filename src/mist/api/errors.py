@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mist.api import refs
 from mist.errors import (
     Conflict,
+    CorruptBackup,
     GitError,
     InvalidInput,
     MistError,
@@ -26,7 +27,9 @@ from mist.errors import (
     ProxyError,
     RateLimited,
     RuntimeEngineError,
+    StorageFailed,
     Unbuildable,
+    VerificationFailed,
 )
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,9 @@ STATUS = {
     # The request was fine; the git remote or the engine it needs was not.
     GitError: 422,
     Unbuildable: 422,
+    VerificationFailed: 422,
+    CorruptBackup: 422,  # a download of a file that fails its integrity check
+    StorageFailed: 503,  # the backup directory or S3 failed
     RuntimeEngineError: 503,
     ProxyError: 503,
 }

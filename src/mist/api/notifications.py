@@ -8,22 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from mist.api import shapes
-from mist.api.deps import CurrentUser, Svc, ok, record
+from mist.api.deps import Svc, admins, ok, record
 from mist.api.refs import MAX_ID
 from mist.api.schemas import IdIn, NotificationCreateIn, NotificationUpdateIn
-from mist.auth.users import is_admin
 from mist.db.models import User
-from mist.errors import PermissionDenied
 
-
-def _admin(user: CurrentUser) -> User:
-    """Refuses members before their request is even read (the service checks again)."""
-    if not is_admin(user):
-        raise PermissionDenied("only the owner and admins can manage notifications")
-    return user
-
-
-Admin = Annotated[User, Depends(_admin)]
+Admin = Annotated[User, Depends(admins("manage notifications"))]
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
 

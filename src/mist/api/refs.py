@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from mist.auth.permissions import app_for, deployment_for, part_of_app_for, project_for
+from mist.auth.permissions import app_for, backup_for, deployment_for, part_of_app_for, project_for, restore_for
 from mist.db.models import Domain, EnvVar, User, Volume
 from mist.errors import NotFound
 
@@ -41,6 +41,8 @@ _CHECKS: dict[str, Callable[[Session, User, int], object]] = {
     "env var": lambda s, u, i: part_of_app_for(s, u, EnvVar, i, "env var"),
     "volume": lambda s, u, i: part_of_app_for(s, u, Volume, i, "volume"),
     "domain": lambda s, u, i: part_of_app_for(s, u, Domain, i, "domain"),
+    "backup": backup_for,
+    "restore": restore_for,
 }
 
 

@@ -18,6 +18,8 @@ DeploymentRef = Annotated[Id, Ref("deployment")]
 EnvVarRef = Annotated[Id, Ref("env var")]
 VolumeRef = Annotated[Id, Ref("volume")]
 DomainRef = Annotated[Id, Ref("domain")]
+BackupRef = Annotated[Id, Ref("backup")]
+RestoreRef = Annotated[Id, Ref("restore")]
 AppIdQuery = Annotated[int, Query(ge=1, le=MAX_ID), Ref("application")]  # ?appId= of GET routes
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
@@ -171,6 +173,10 @@ class AppUpdateIn(RuntimeFieldsIn):
     startCommand: Command = NOT_SENT
     releaseCommand: Command = NOT_SENT
     envVars: EnvVars = NOT_SENT
+    # Database apps: "" clears the schedule; null puts backups back in MIST_BACKUP_DIR.
+    backupSchedule: Annotated[str, StringConstraints(max_length=100)] = NOT_SENT
+    backupRetention: Annotated[int, Field(ge=1, le=1000)] = NOT_SENT
+    backupDestinationId: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
 
 
 class DeploymentIdIn(Body):
@@ -216,6 +222,7 @@ class ProjectIdIn(Body):
 class AppDeleteIn(Body):
     appId: AppRef
     deleteVolumes: bool = False  # also delete the app's Docker volumes, with their data
+    deleteBackups: bool = False  # also delete its backups (kept by default, restorable into another app)
 
 
 class DeployKeyIn(Body):
@@ -283,3 +290,26 @@ class NotificationUpdateIn(Body):
     events: NotificationEvents = NOT_SENT
     enabled: bool = NOT_SENT
     rotateSecret: bool = False
+
+
+class BackupIdIn(Body):
+    id: BackupRef
+
+
+class RestoreIn(Body):
+    backupId: BackupRef
+    targetAppId: AppRef | None = None  # another database app of the same engine; default: the backup's app
+
+
+class RestoreIdIn(Body):
+    id: RestoreRef
+
+
+class DestinationCreateIn(Body):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    endpoint: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    bucket: Annotated[str, StringConstraints(min_length=3, max_length=63)]
+    region: Annotated[str, StringConstraints(max_length=64)] = ""
+    prefix: Annotated[str, StringConstraints(max_length=200)] = ""
+    accessKey: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    secretKey: Annotated[str, StringConstraints(min_length=1, max_length=200)]

@@ -7,16 +7,20 @@ import json
 
 from mist import references
 from mist.auth.users import is_admin
+from mist.backups.service import Status as BackupStatus
 from mist.db.models import (
     ApiToken,
     App,
     AuditLog,
+    Backup,
+    BackupDestination,
     Deployment,
     Domain,
     EnvVar,
     NotificationAttempt,
     NotificationDelivery,
     Project,
+    Restore,
     User,
     Volume,
     iso,
@@ -85,6 +89,9 @@ def app(a: App, viewer: User | None = None) -> dict:
         "deployKey": a.deploy_key_public or None,
         "connection": connection(a, viewer),
         "envVars": [env_var(e) for e in a.env_vars],
+        "backupSchedule": a.backup_schedule,
+        "backupRetention": a.backup_retention,
+        "backupDestinationId": a.backup_destination_id,
         "createdAt": iso(a.created_at),
         "updatedAt": iso(a.updated_at),
     }
@@ -184,4 +191,60 @@ def notification_delivery(d: NotificationDelivery, attempts: list[NotificationAt
                      for a in attempts],
         "nextAttemptAt": iso(d.next_attempt_at) if d.status == "pending" else None,
         "createdAt": iso(d.created_at),
+    }
+
+
+def backup(b: Backup) -> dict:
+    return {
+        "id": b.id,
+        "appId": b.app_id,
+        "projectId": b.project_id,
+        "appName": b.app_name,
+        "engine": b.engine,
+        "status": b.status,
+        "trigger": b.trigger,
+        "sizeBytes": b.size_bytes,
+        "sha256": b.sha256,
+        "destinationId": b.destination_id,
+        "location": b.location,
+        "verified": b.verified,
+        "error": b.error or None,
+        "startedAt": iso(b.started_at),
+        "finishedAt": iso(b.finished_at),
+        "createdAt": iso(b.created_at),
+    }
+
+
+def restore(r: Restore, with_log: bool = False) -> dict:
+    data = {
+        "id": r.id,
+        "backupId": r.backup_id,
+        "appId": r.app_id,
+        "status": r.status,
+        "beforeBackupId": r.before_backup_id,
+        "error": r.error or None,
+        "startedAt": iso(r.started_at),
+        "finishedAt": iso(r.finished_at),
+        "createdAt": iso(r.created_at),
+    }
+    if with_log:
+        data["log"] = r.log.splitlines()
+    return data
+
+
+def backup_destination(d: BackupDestination) -> dict:
+    return {"id": d.id, "name": d.name, "endpoint": d.endpoint, "bucket": d.bucket, "region": d.region,
+            "prefix": d.prefix, "accessKey": d.access_key, "createdAt": iso(d.created_at)}
+
+
+def backup_status(s: BackupStatus) -> dict:
+    return {
+        "appId": s.app_id,
+        "schedule": s.schedule,
+        "retention": s.retention,
+        "destinationId": s.destination_id,
+        "nextRunAt": iso(s.next_run_at),
+        "lastScheduled": backup(s.last_scheduled) if s.last_scheduled is not None else None,
+        "missed": s.missed,
+        "alert": s.alert,
     }

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mist.auth.users import is_admin
-from mist.db.models import App, Deployment, Project, ProjectMember, User
+from mist.db.models import App, Backup, Deployment, Project, ProjectMember, Restore, User
 from mist.errors import NotFound
 
 
@@ -63,3 +63,18 @@ def part_of_app_for(session: Session, user: User, model: type[T], row_id: int, w
 
 def deployment_for(session: Session, user: User, deployment_id: int) -> Deployment:
     return part_of_app_for(session, user, Deployment, deployment_id, "deployment")[1]
+
+
+def backup_for(session: Session, user: User, backup_id: int) -> Backup:
+    """A backup outlives its app: it is reached through the project it was taken in."""
+    row = session.get(Backup, backup_id)
+    if row is None or not can_reach_project(session, user, row.project_id):
+        raise NotFound(f"backup {backup_id} not found")
+    return row
+
+
+def restore_for(session: Session, user: User, restore_id: int) -> Restore:
+    row = session.get(Restore, restore_id)
+    if row is None or not can_reach_project(session, user, row.project_id):
+        raise NotFound(f"restore {restore_id} not found")
+    return row

@@ -15,6 +15,8 @@ APP_HELP = "app name (unique across projects) or id"
 PROJECT_HELP = "project name (unique) or id"
 NOTIFICATION_HELP = "notification name (unique) or id"
 MAX_DELIVERIES = 500  # the server's limit on the deliveries it answers at once
+MAX_RETENTION = 1000  # the server's limit on the backups an app keeps
+DATABASE_APP_HELP = "database app name (unique across projects) or id"
 
 APP_CREATE_EXAMPLES = """\
 examples:
@@ -145,6 +147,7 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     _add_container_commands(sub)
     _add_env_commands(sub)
     _add_notification_commands(sub)
+    _add_backup_commands(sub)
 
 
 def _add_project_commands(sub: argparse._SubParsersAction) -> None:
@@ -280,6 +283,85 @@ def _add_notification_commands(sub: argparse._SubParsersAction) -> None:
     deliveries.add_argument("--notification", metavar="NOTIFICATION",
                             help="only those of this one: " + NOTIFICATION_HELP)
     deliveries.set_defaults(func=_handler("cmd_notifications_deliveries", "notifications"))
+
+
+def _backup_id(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a backup id (a positive integer)")
+    return int(text)
+
+
+def _retention(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RETENTION:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of backups to keep from 1 to {MAX_RETENTION}")
+    return int(text)
+
+
+def _destination(text: str) -> int | str:
+    """A backup destination's id, or `local` for the server's MIST_BACKUP_DIR."""
+    if text.strip().lower() == "local":
+        return "local"
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a destination id (a positive integer) or 'local'")
+    return int(text)
+
+
+def _add_backup_commands(sub: argparse._SubParsersAction) -> None:
+    backups = sub.add_parser(
+        "backups", help="back up, restore and download a database app's data; its backup schedule",
+        description="Backups of a database app. Each is verified by restoring it into a throwaway "
+        "container before it counts as a success.",
+    )
+    actions = backups.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser(
+        "list", help="the app's backups, newest first, with its schedule (and an alert if the last "
+        "scheduled one failed or was missed)")
+    listing.add_argument("app", metavar="APP", help=DATABASE_APP_HELP)
+    listing.set_defaults(func=_handler("cmd_backups_list", "backups"))
+
+    create = actions.add_parser(
+        "create", help="back up the app now",
+        description="Queue a backup of APP. With --wait, poll it until it ends and print its status, "
+        "whether it was verified and its size; the exit status is then 1 if it failed.",
+    )
+    create.add_argument("app", metavar="APP", help=DATABASE_APP_HELP)
+    create.add_argument("-w", "--wait", action="store_true", help="wait for the backup to end")
+    create.set_defaults(func=_handler("cmd_backups_create", "backups"))
+
+    restore = actions.add_parser(
+        "restore", help="restore a backup into the app (or into another database app of the same engine)",
+        description="Restore BACKUP (a backup of APP) into APP, or with --into into another database app "
+        "of the same engine. The data it replaces is backed up first. Asks for confirmation unless "
+        "--yes; then prints the restore's log as it runs. Exit status 0 if it succeeded, 1 if not.",
+    )
+    restore.add_argument("app", metavar="APP", help="the app the backup was taken of: " + DATABASE_APP_HELP)
+    restore.add_argument("backup", metavar="BACKUP_ID", type=_backup_id, help="the backup's id (mist backups list APP)")
+    restore.add_argument("--into", metavar="TARGET_APP", help="restore into this app instead: " + DATABASE_APP_HELP)
+    restore.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    restore.set_defaults(func=_handler("cmd_backups_restore", "backups"))
+
+    download = actions.add_parser(
+        "download", help="save a backup's dump, decrypted, to a file (owner and admins)",
+        description="Stream BACKUP's dump (decrypted: the engine's own format, e.g. pg_dump -Fc) into a "
+        "file readable by you only, by default named as the server suggests in the current directory.",
+    )
+    download.add_argument("app", metavar="APP", help="the app the backup was taken of: " + DATABASE_APP_HELP)
+    download.add_argument("backup", metavar="BACKUP_ID", type=_backup_id, help="the backup's id")
+    download.add_argument("-o", "--output", metavar="FILE", help="the file to write (overwritten), - for stdout")
+    download.set_defaults(func=_handler("cmd_backups_download", "backups"))
+
+    schedule = actions.add_parser(
+        "schedule", help="back the app up on a cron schedule (off: no schedule), how many to keep, and where",
+        description="Set APP's backup schedule, a cron expression in UTC such as '0 3 * * *' (quote it), "
+        "or off. Runs missed while Mist was down run once at start-up.",
+    )
+    schedule.add_argument("app", metavar="APP", help=DATABASE_APP_HELP)
+    schedule.add_argument("cron", metavar="CRON", help="five cron fields, e.g. '0 3 * * *', or off")
+    schedule.add_argument("--retention", type=_retention, metavar="N",
+                          help="keep the last N successful backups (the newest verified one is always kept)")
+    schedule.add_argument("--destination", type=_destination, metavar="ID",
+                          help="a backup destination's id (owner and admins create them), or local")
+    schedule.set_defaults(func=_handler("cmd_backups_schedule", "backups"))
 
 
 def _add_container_commands(sub: argparse._SubParsersAction) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -182,6 +183,14 @@ class App(Base):
     cpu_limit: Mapped[float | None] = mapped_column(Float)  # CPUs
     memory_limit: Mapped[int | None] = mapped_column(Integer)  # MiB
     restart_policy: Mapped[str] = mapped_column(String(16), default="")  # "" = Mist's default
+    # Database apps: a cron expression ("" = none), how many successful backups to keep, and where.
+    backup_schedule: Mapped[str] = mapped_column(String(100), default="")
+    backup_retention: Mapped[int] = mapped_column(Integer, default=7)
+    backup_destination_id: Mapped[int | None] = mapped_column(Integer)  # None: MIST_BACKUP_DIR
+    # When the schedule was last set: runs due before it were never asked for, so none is "missed".
+    backup_schedule_since: Mapped[datetime | None] = mapped_column(DateTime)
+    # When `backup.missed` was last raised, so one gap is told once.
+    backup_missed_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Last deployment_number handed out; incremented in the same statement that reads it.
     deployment_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -361,3 +370,73 @@ class NotificationAttempt(Base):
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
     status_code: Mapped[int | None] = mapped_column(Integer)
     answer: Mapped[str] = mapped_column(String(500), default="")
+
+
+class BackupDestination(Base):
+    """Written by mist.backups.service. An S3-compatible bucket; the secret key is stored encrypted
+    (mist.secretbox) and never returned."""
+
+    __tablename__ = "backup_destinations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(500))
+    bucket: Mapped[str] = mapped_column(String(63))
+    region: Mapped[str] = mapped_column(String(64), default="")
+    prefix: Mapped[str] = mapped_column(String(500), default="")
+    access_key: Mapped[str] = mapped_column(String(200))
+    secret_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Backup(Base):
+    """Written by mist.backups.store. Outlives its app (unless deleted with it): the app's id, name
+    and engine are kept here, not referenced."""
+
+    __tablename__ = "backups"
+    # A scheduled run is one row whichever process enqueues it first.
+    __table_args__ = (UniqueConstraint("app_id", "scheduled_for"), Index("ix_backups_due", "status", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(Integer, index=True)
+    project_id: Mapped[int] = mapped_column(Integer, index=True)
+    app_name: Mapped[str] = mapped_column(String(63))
+    engine: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | running | success | failed
+    trigger: Mapped[str] = mapped_column(String(16))  # manual | schedule | before_restore
+    # What the job does: make the backup, or verify it again (a restore into a throwaway container).
+    job: Mapped[str] = mapped_column(String(16), default="backup")  # backup | verify
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    destination_id: Mapped[int | None] = mapped_column(Integer)  # None: MIST_BACKUP_DIR
+    location: Mapped[str] = mapped_column(Text, default="")
+    name: Mapped[str] = mapped_column(String(255), default="")  # the file's name in its storage
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str] = mapped_column(Text, default="")
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime)
+    claimed_by: Mapped[str] = mapped_column(String(64), default="")
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Restore(Base):
+    """Written by mist.backups.store: a backup restored into an app, with its own log."""
+
+    __tablename__ = "restores"
+    __table_args__ = (Index("ix_restores_due", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    backup_id: Mapped[int] = mapped_column(Integer, index=True)
+    app_id: Mapped[int] = mapped_column(Integer, index=True)
+    project_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | running | success | failed
+    before_backup_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text, default="")
+    log: Mapped[str] = mapped_column(Text, default="")  # lines, bounded by mist.backups.store
+    claimed_by: Mapped[str] = mapped_column(String(64), default="")
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

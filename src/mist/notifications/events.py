@@ -8,20 +8,26 @@ call `outbox.enqueue` with a payload of the same shape.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mist.db.models import App, Deployment, Project, iso, utcnow
+from mist.db.models import App, Backup, Deployment, Project, iso, utcnow
 
 DEPLOYMENT_SUCCEEDED = "deployment.succeeded"
 DEPLOYMENT_FAILED = "deployment.failed"
 DEPLOYMENT_STOPPED = "deployment.stopped"
 CONTAINER_CRASHED = "container.crashed"  # written by crashes.py
+# Written by mist.backups: a backup's outcome, and a schedule with no success for twice its interval.
+BACKUP_SUCCEEDED = "backup.succeeded"
+BACKUP_FAILED = "backup.failed"
+BACKUP_MISSED = "backup.missed"
 TEST = "notification.test"
 
 # What a notification may subscribe to; `notification.test` is only ever sent by the test route.
-SUBSCRIBABLE = (DEPLOYMENT_SUCCEEDED, DEPLOYMENT_FAILED, DEPLOYMENT_STOPPED, CONTAINER_CRASHED)
+SUBSCRIBABLE = (DEPLOYMENT_SUCCEEDED, DEPLOYMENT_FAILED, DEPLOYMENT_STOPPED, CONTAINER_CRASHED,
+                BACKUP_SUCCEEDED, BACKUP_FAILED, BACKUP_MISSED)
 
 # A deployment's final status, as the event that tells of it.
 _DEPLOYMENT_EVENTS = {"success": DEPLOYMENT_SUCCEEDED, "failed": DEPLOYMENT_FAILED, "stopped": DEPLOYMENT_STOPPED}
@@ -55,6 +61,37 @@ def deployment_payload(session: Session, deployment: Deployment, event: str) -> 
             "commitMessage": _cut(deployment.commit_message, _MESSAGE_CHARS),
             "error": _cut(deployment.error_message, _ERROR_CHARS) or None,
         },
+        "url": None,
+    }
+
+
+def backup_payload(session: Session, backup: Backup, event: str) -> dict[str, Any]:
+    """A backup's outcome; its app may be gone since, so the name kept on the backup is told."""
+    project = session.get(Project, backup.project_id)
+    return {
+        "event": event,
+        "at": iso(backup.finished_at or utcnow()),
+        "project": {"id": backup.project_id, "name": project.name if project else ""},
+        "app": {"id": backup.app_id, "name": backup.app_name},
+        "backup": {
+            "id": backup.id, "status": backup.status, "trigger": backup.trigger, "engine": backup.engine,
+            "sizeBytes": backup.size_bytes, "verified": backup.verified,
+            "error": _cut(backup.error, _ERROR_CHARS) or None,
+        },
+        "url": None,
+    }
+
+
+def missed_payload(session: Session, app: App, schedule: str, last_success: datetime | None) -> dict[str, Any]:
+    project = session.get_one(Project, app.project_id)
+    since = f"since {iso(last_success)}" if last_success else "since the schedule was set"
+    return {
+        "event": BACKUP_MISSED,
+        "at": iso(utcnow()),
+        "project": {"id": project.id, "name": project.name},
+        "app": {"id": app.id, "name": app.name},
+        "backup": {"schedule": schedule, "lastSuccessAt": iso(last_success),
+                   "error": f"no successful backup {since}: twice the schedule's interval has passed"},
         "url": None,
     }
 
@@ -93,6 +130,12 @@ def _headline(payload: dict[str, Any]) -> str:
     if event == CONTAINER_CRASHED:
         how = "is in a restart loop" if (payload.get("container") or {}).get("restartLoop") else "crashed"
         return f"Mist: {where} container {how}"
+    if event in (BACKUP_SUCCEEDED, BACKUP_FAILED, BACKUP_MISSED):
+        backup = payload.get("backup") or {}
+        outcome = {BACKUP_SUCCEEDED: f"backup #{backup.get('id')} succeeded (verified)",
+                   BACKUP_FAILED: f"backup #{backup.get('id')} failed",
+                   BACKUP_MISSED: "scheduled backup missed"}[event]
+        return f"Mist: {where} {outcome}"
     if deployment:
         outcome = {DEPLOYMENT_SUCCEEDED: "succeeded", DEPLOYMENT_FAILED: "failed",
                    DEPLOYMENT_STOPPED: "was stopped"}.get(event, event)
@@ -113,6 +156,19 @@ def description(payload: dict[str, Any]) -> str:
             f" (restarts: {container.get('restarts')})",
             f"Deployment: #{deployment.get('number')}",
         ]
+    elif payload.get("backup"):
+        backup = payload["backup"]
+        lines = [
+            f"Project: {(payload.get('project') or {}).get('name', '')}",
+            f"App: {(payload.get('app') or {}).get('name', '')}",
+        ]
+        if "id" in backup:
+            lines.append(f"Backup: #{backup['id']} ({backup.get('trigger')}, {backup.get('status')}, "
+                         f"{backup.get('sizeBytes')} bytes, verified: {'yes' if backup.get('verified') else 'no'})")
+        else:
+            lines.append(f"Schedule: {backup.get('schedule')}")
+        if backup.get("error"):
+            lines.append(f"Error: {backup['error']}")
     else:
         deployment = payload.get("deployment") or {}
         lines = [

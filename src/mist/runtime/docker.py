@@ -5,7 +5,7 @@ The SDK blocks, so `_Docker` holds the blocking calls and `DockerEngine` runs ea
 thread pool of its own: a slow engine then cannot starve the event loop's default pool, which
 the API routes and the WebSocket access checks share. Builds run in a second pool, one thread per
 running build, so a long build never waits behind short calls nor holds one of their threads.
-`follow_logs` holds no thread however long it is watched (see logstream.py).
+`follow_logs` and `exec` hold no thread however long they last (see logstream.py, execstream.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 import socket
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any, TypeVar
 
@@ -31,6 +31,7 @@ from mist.errors import BuildFailed, Conflict, RuntimeEngineError
 from mist.lines import LineSplitter, split_lines
 from mist.runtime.engine import APP_LABEL, DEPLOYMENT_LABEL, image_repository
 from mist.runtime.eventstream import ContainerEvents
+from mist.runtime.execstream import ExecStreams
 from mist.runtime.logstream import LogStreams
 from mist.runtime.requests import BuildRequest, ContainerEvent, ContainerRequest, ContainerState
 
@@ -443,7 +444,7 @@ class _Docker:
         api = self.client.api
         try:
             api.stop(container_id, timeout=stop_timeout)
-            api.remove_container(container_id, force=True)
+            api.remove_container(container_id, force=True, v=True)  # and its anonymous volumes
         except NotFound:
             return
         except APIError as exc:
@@ -485,11 +486,12 @@ class _Docker:
                 mem_limit=f"{request.memory_limit}m" if request.memory_limit else None,
                 memswap_limit=f"{request.memory_limit}m" if request.memory_limit else None,
             )
+            # "none" is a network mode, not a network an endpoint can join.
             networking = (
                 api.create_networking_config(  # the stubs want one EndpointConfig; the SDK takes one per network
                     {request.network: api.create_endpoint_config(aliases=list(request.aliases))}  # type: ignore[arg-type]
                 )
-                if request.network else None
+                if request.network and request.network != "none" else None
             )
             created = api.create_container(
                 request.image, command=request.command, name=request.name, labels=request.labels,
@@ -567,6 +569,7 @@ class DockerEngine:
         self._builds: ThreadPoolExecutor | None = None
         self._log_streams = LogStreams()
         self._events = ContainerEvents(self._log_streams)
+        self._execs = ExecStreams(self._log_streams)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._calls is None:
@@ -671,6 +674,15 @@ class DockerEngine:
 
     def follow_logs(self, container_id: str, tail: int | str, since: float | None = None) -> AsyncIterator[str]:
         return self._log_streams.follow(container_id, tail, since)
+
+    def exec(
+        self,
+        container_id: str,
+        command: list[str],
+        env: dict[str, str] | None = None,
+        stdin: AsyncIterable[bytes] | None = None,
+    ) -> AsyncIterator[bytes]:
+        return self._execs.run(container_id, command, env, stdin)
 
     def container_events(self) -> AsyncIterator[ContainerEvent]:
         return self._events.follow()

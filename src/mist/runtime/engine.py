@@ -12,7 +12,7 @@ are part of the contract, since the core finds an app's containers, volumes and 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from mist.runtime.requests import BuildRequest, ContainerEvent, ContainerRequest, ContainerState
@@ -84,8 +84,9 @@ class Engine(Protocol):
     async def restart(self, container_id: str, timeout: int = 10) -> None: ...
 
     async def remove(self, container_id: str, stop_timeout: int = 10) -> None:
-        """Stops gracefully (SIGTERM, then SIGKILL after `stop_timeout`), then removes; a container
-        already gone is not an error."""
+        """Stops gracefully (SIGTERM, then SIGKILL after `stop_timeout`), then removes it with its
+        anonymous volumes (an image's VOLUME, as database images declare); a container already gone
+        is not an error."""
 
     async def set_restart_policy(self, container_id: str, policy: str) -> None: ...
 
@@ -105,6 +106,24 @@ class Engine(Protocol):
     def follow_logs(self, container_id: str, tail: int | str, since: float | None = None) -> AsyncIterator[str]:
         """Log lines (each starting with its timestamp) until the container stops; nothing if it
         is gone. A watcher costs a socket, never a thread."""
+
+    # Commands in containers
+
+    def exec(
+        self,
+        container_id: str,
+        command: list[str],
+        env: dict[str, str] | None = None,
+        stdin: AsyncIterable[bytes] | None = None,
+    ) -> AsyncIterator[bytes]:
+        """Runs `command` (an argument list) in the running container and yields its stdout in
+        chunks as they come; `stdin`, when given, is fed concurrently and then closed (EOF). `env`
+        is the exec's environment, added to the container's: credentials go there, never in the
+        command. A non-zero exit raises ExecFailed (its exit code, and a message quoting the end of
+        stderr, of which a bounded tail is kept). Memory stays bounded whatever flows through: the
+        output is read as fast as it is consumed. A watcher costs a socket, never a thread;
+        leaving the iterator early closes the socket and ends the command (which the engine would
+        leave blocked), as does an error raised by `stdin`, which is raised to the caller."""
 
     # Events
 

@@ -30,7 +30,7 @@ class ContainerRequest:
     binds: dict[str, str] = field(default_factory=dict)  # host directory -> path in the container
     read_only: tuple[str, ...] = ()  # paths in the container mounted read-only
     command: list[str] | None = None
-    network: str = ""  # "" = the engine's default bridge
+    network: str = ""  # "" = the engine's default bridge; "none" = no network at all (loopback only)
     aliases: tuple[str, ...] = ()  # DNS names on `network`
     cpu_limit: float | None = None  # CPUs
     memory_limit: int | None = None  # MiB

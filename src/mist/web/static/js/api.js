@@ -83,6 +83,15 @@ export const api = {
   deliveries: (limit, notificationId) => data("GET", `/api/notifications/deliveries?limit=${encodeURIComponent(limit)}${
     notificationId ? `&notificationId=${encodeURIComponent(notificationId)}` : ""}`),
 
+  // Backups of database apps (restores run as jobs: poll restoreById for the status and log).
+  backups: (appId) => data("POST", "/api/backups/getByAppId", { appId }),
+  backupStatus: (appId) => data("POST", "/api/backups/status", { appId }),
+  createBackup: (appId) => data("POST", "/api/backups/create", { appId }),
+  restoreBackup: (backupId, targetAppId) => data("POST", "/api/backups/restore", { backupId, targetAppId }),
+  restoreById: (id) => data("POST", "/api/backups/restores/getById", { id }),
+  restoresOfApp: (appId) => data("POST", "/api/backups/restores/getByAppId", { appId }),
+  backupDestinations: () => data("GET", "/api/backups/destinations/getAll"),
+
   auditLogs: (limit, offset) => data("GET", `/api/audit-logs?limit=${encodeURIComponent(limit)}&offset=${encodeURIComponent(offset)}`),
 
   domains: (appId) => data("POST", "/api/apps/domains/get", { appId }),

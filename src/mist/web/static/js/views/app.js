@@ -1,12 +1,13 @@
 // An application's page: its running container (runtime.js: status, start / stop / restart, the
 // runtime log; a database's connection details), its deployments (status, progress, commit,
 // duration, which is active), deploy / stop / roll back, the selected deployment's log, live
-// while it runs, and what the build uses (build.js).
+// while it runs, and what the build uses (build.js); a database's backups (backups.js).
 
 import { api, logUrl } from "../api.js";
 import { h, replace } from "../dom.js";
 import { FINAL_STATUSES, LogStream, LogView } from "../logviewer.js";
 import { busy, confirmButton, formatDuration, progressBar, shortHash, showError, statusBadge, timeAgo, toast } from "../ui.js";
+import { backupsPanel } from "./backups.js";
 import { dockerfilePanel } from "./build.js";
 import { connectionCard, runtimePanel } from "./runtime.js";
 
@@ -192,9 +193,11 @@ export async function renderApp(ctx, appId, selectedId) {
       deleteButton));
 
   const runtime = runtimePanel(app, containerStatus);
+  const backups = app.appType === "database" ? backupsPanel(ctx, app) : null;
   replace(ctx.view, header,
     runtime.element,
     app.appType === "database" ? connectionCard(app) : null,
+    backups ? backups.element : null,
     h("div", { class: "app-grid" },
       h("section", { class: "card deployments-card" }, h("h2", {}, "Deployments"), listEl),
       detailBox),
@@ -210,6 +213,7 @@ export async function renderApp(ctx, appId, selectedId) {
     clearTimeout(pollTimer);
     if (detail) detail.close();
     runtime.close();
+    if (backups) backups.close();
   };
 }
 

@@ -1,0 +1,1 @@
+"""Database backups: dumped from the app's container, stored encrypted, proven restorable."""
