@@ -11,6 +11,8 @@ from mist.config import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     import uvicorn
 
     from mist.errors import MistError
@@ -29,6 +31,8 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     services = build_services(settings)
     try:
+        if settings.runtime == "swarm":
+            asyncio.run(services.swarm.check_manager())
         locks = prepare(settings, services.db, services.box)
     except MistError as exc:
         print(f"mist: cannot start: {exc.message}", file=sys.stderr)

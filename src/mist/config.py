@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr
@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     # Where e-mail notifications are sent through: smtp://user:password@host:587?from=mist@example.com&starttls=1
     # (or smtps://). Holds a password: `mist settings` masks it.
     smtp_url: str = ""
+    # Where apps run: `docker` (the one engine, the default) or `swarm` (a Docker Swarm, through a manager).
+    runtime: Literal["docker", "swarm"] = "docker"
     # Where backups without an S3 destination are kept; default $MIST_DATA_DIR/backups.
     backup_dir: Path | None = None
 

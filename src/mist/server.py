@@ -22,6 +22,7 @@ from mist.api import (
     deployments,
     domains,
     errors,
+    nodes,
     notifications,
     projects,
     tokens,
@@ -131,6 +132,7 @@ def create_app(settings: Settings, services: Services | None = None, locks: list
             if svc.channel is not None:
                 await svc.channel.stop()
             await svc.engine.aclose()
+            await svc.swarm.aclose()
             svc.db.dispose()
             for fd in held:
                 os.close(fd)
@@ -147,7 +149,7 @@ def create_app(settings: Settings, services: Services | None = None, locks: list
                        webhook_limit=settings.webhook_max_body_kb * 1024)
     errors.install(app)
     for module in (auth, users, tokens, audit, settings_routes, projects, apps, domains, containers, deployments,
-                   webhooks, notifications, backups, ws):
+                   webhooks, notifications, backups, nodes, ws):
         app.include_router(module.router)
     app.include_router(web.router)
     return app

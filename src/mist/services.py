@@ -30,6 +30,7 @@ from mist.dockerfiles import Dockerfiles
 from mist.domains import Domains
 from mist.git import GitRepos
 from mist.housekeeping import Housekeeping
+from mist.nodes import Nodes
 from mist.notifications.crashes import CrashWatch
 from mist.notifications.dispatcher import Dispatcher
 from mist.notifications.senders import Senders
@@ -39,6 +40,7 @@ from mist.proxy.caddy import Caddy, CaddyProxy
 from mist.proxy.router import Router
 from mist.runtime.docker import DockerEngine
 from mist.runtime.engine import Engine
+from mist.runtime.swarm import Swarm
 from mist.secretbox import SecretBox
 from mist.stacks import base_images
 from mist.volumes import Volumes
@@ -80,6 +82,9 @@ class Services:
     backup_jobs: BackupJobs
     backup_scheduler: Scheduler
     backups: Backups
+    # The swarm's nodes, through the manager the engine is (MIST_RUNTIME=swarm checks it at start).
+    swarm: Swarm
+    nodes: Nodes
 
 
 def build_services(settings: Settings) -> Services:
@@ -96,6 +101,7 @@ def build_services(settings: Settings) -> Services:
     router = Router(db, engine, proxy, settings.reserved_hosts)
     box = SecretBox(settings.secret_file)
     workers = Workers(settings, db, bus, logs, engine, git, router, box, Lock(db, NETWORKS))
+    swarm = Swarm()
     storages = Storages(db, box, settings.backups_dir)
     backup_jobs = BackupJobs(db, engine, storages, backup_key(box), settings.template_images)
     cleanup = Cleanup(engine, git, backup_jobs.remove_files)
@@ -126,4 +132,6 @@ def build_services(settings: Settings) -> Services:
         backup_jobs=backup_jobs,
         backup_scheduler=Scheduler(db, Leadership(db, BACKUP_LEADER), backup_jobs.notify),
         backups=Backups(db, box, storages, backup_jobs),
+        swarm=swarm,
+        nodes=Nodes(swarm),
     )

@@ -29,6 +29,7 @@ from mist.deploy.store import duration_seconds
 from mist.dockerfiles import Shown
 from mist.git import redact_url
 from mist.notifications.service import View
+from mist.runtime.swarm import NodeState
 
 
 def env_var(e: EnvVar) -> dict:
@@ -248,3 +249,9 @@ def backup_status(s: BackupStatus) -> dict:
         "missed": s.missed,
         "alert": s.alert,
     }
+
+
+def node(n: NodeState) -> dict:
+    return {"id": n.id, "hostname": n.hostname, "role": n.role, "availability": n.availability, "state": n.state,
+            "leader": n.leader, "address": n.address, "engineVersion": n.engine_version, "cpus": n.cpus,
+            "memoryBytes": n.memory_bytes, "labels": n.labels, "tasks": n.tasks}

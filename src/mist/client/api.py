@@ -209,6 +209,12 @@ class MistAPI:
 
     # ------------------------------------------------------------------ notifications (owner and admins)
 
+    def nodes(self) -> list[dict]:
+        return self.call("GET", "/api/nodes")
+
+    def set_node_availability(self, node_id: str, availability: str) -> dict:
+        return self.call("PUT", "/api/nodes/update", json={"id": node_id, "availability": availability})
+
     def notifications(self) -> list[dict]:
         return self.call("GET", "/api/notifications/getAll")
 

@@ -148,6 +148,7 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     _add_env_commands(sub)
     _add_notification_commands(sub)
     _add_backup_commands(sub)
+    _add_node_commands(sub)
 
 
 def _add_project_commands(sub: argparse._SubParsersAction) -> None:
@@ -283,6 +284,22 @@ def _add_notification_commands(sub: argparse._SubParsersAction) -> None:
     deliveries.add_argument("--notification", metavar="NOTIFICATION",
                             help="only those of this one: " + NOTIFICATION_HELP)
     deliveries.set_defaults(func=_handler("cmd_notifications_deliveries", "notifications"))
+
+
+def _add_node_commands(sub: argparse._SubParsersAction) -> None:
+    nodes = sub.add_parser(
+        "nodes", help="the swarm's nodes, and draining one (owner and admins; MIST_RUNTIME=swarm)",
+        description="The nodes of the swarm Mist deploys to: role, state, availability, engine, resources and "
+        "Mist's running tasks. With no ACTION, list them.",
+    )
+    nodes.set_defaults(func=_handler("cmd_nodes_list", "nodes"))
+    actions = nodes.add_subparsers(dest="action", metavar="ACTION")  # optional: lists
+    actions.add_parser("list", help="every node").set_defaults(func=_handler("cmd_nodes_list", "nodes"))
+    for action, helptext in (("drain", "move the node's tasks to the other nodes and give it none"),
+                             ("activate", "let the node take tasks again")):
+        parser = actions.add_parser(action, help=helptext)
+        parser.add_argument("node", metavar="NODE", help="the node's hostname or id (a unique prefix will do)")
+        parser.set_defaults(func=_handler(f"cmd_nodes_{action}", "nodes"))
 
 
 def _backup_id(text: str) -> int:
