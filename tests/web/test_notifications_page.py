@@ -77,6 +77,7 @@ def test_the_owner_adds_tests_rotates_and_deletes_a_webhook(
     form.locator("input[name=name]").fill("ops hook")
     form.locator("input[name=target]").fill(receiver.url)
     form.get_by_test_id("event-deployment.succeeded").check()
+    form.get_by_test_id("event-backup.failed").check()
     form.get_by_test_id("notification-create").click()
     expect(page.locator(".toast-success").filter(has_text="Notification ops hook added")).to_be_visible()
     box = page.get_by_test_id("notification-secret-box")
@@ -88,7 +89,8 @@ def test_the_owner_adds_tests_rotates_and_deletes_a_webhook(
     expect(page.locator(".toast-success").filter(has_text="Copied")).to_be_visible()
     assert page.evaluate("() => navigator.clipboard.readText()") == secret
     [stored] = api(page, "GET", "/api/notifications/getAll")["data"]
-    assert "secret" not in stored and stored["events"] == ["deployment.failed", "deployment.succeeded"]
+    assert "secret" not in stored
+    assert sorted(stored["events"]) == ["backup.failed", "deployment.failed", "deployment.succeeded"]
 
     row = row_of(page, "ops hook")
     expect(row).to_have_count(1)
@@ -163,6 +165,7 @@ def test_the_owner_adds_tests_rotates_and_deletes_a_webhook(
     assert len(api(page, "GET", "/api/notifications/getAll")["data"]) == 1
     form.get_by_test_id("event-deployment.failed").uncheck()  # the boxes keep what the last one had
     form.get_by_test_id("event-deployment.succeeded").uncheck()
+    form.get_by_test_id("event-backup.failed").uncheck()
     form.locator("input[name=target]").fill(f"https://hooks.slack.com/services/T0001/B0002/{SLACK_TOKEN}")
     form.get_by_test_id("notification-create").click()
     expect(form.get_by_test_id("notification-form-message")).to_have_text("Choose at least one event.")

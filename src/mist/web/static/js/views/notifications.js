@@ -24,6 +24,9 @@ const EVENTS = [
   ["deployment.succeeded", "Deployment succeeded"],
   ["deployment.stopped", "Deployment stopped"],
   ["container.crashed", "Container crashed"],
+  ["backup.failed", "Backup failed"],
+  ["backup.missed", "Scheduled backup missed"],
+  ["backup.succeeded", "Backup succeeded"],
 ];
 
 const DELIVERY_STATUSES = new Set(["pending", "delivered", "failed"]);
