@@ -45,3 +45,10 @@ def interval(expression: str, at: datetime) -> timedelta:
     waits three days over a weekend)."""
     previous = last_due(expression, at)
     return next_due(expression, previous) - previous
+
+
+def overdue(expression: str, since: datetime, last_success: datetime | None, now: datetime) -> tuple[datetime, bool]:
+    """Since when the schedule waits for a success (the last success, or when it was set if none came
+    after), and whether that is longer than twice its interval: a `backup.missed`."""
+    reference = max(last_success, since) if last_success else since
+    return reference, now - reference > 2 * interval(expression, now)

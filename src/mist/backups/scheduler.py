@@ -40,9 +40,9 @@ def tick(session: Session, now: datetime) -> tuple[list[int], list[int]]:
         if due >= since and (row := store.enqueue_scheduled(session, app, due)) is not None:
             queued.append(row.id)
         last_success = store.last_success_at(session, app.id)
-        reference = max(last_success, since) if last_success else since
+        reference, missed_now = schedule.overdue(app.backup_schedule, since, last_success, now)
         told = app.backup_missed_at is not None and app.backup_missed_at >= reference
-        if not told and now - reference > 2 * schedule.interval(app.backup_schedule, now):
+        if missed_now and not told:
             outbox.enqueue(session, events.BACKUP_MISSED,
                            events.missed_payload(session, app, app.backup_schedule, last_success))
             app.backup_missed_at = now

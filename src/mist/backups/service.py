@@ -65,10 +65,8 @@ def _status(session: Session, user: User, app_id: int) -> Status:
     if app.backup_schedule:
         now = utcnow()
         next_run = schedule.next_due(app.backup_schedule, now)
-        last_success = store.last_success_at(session, app.id)
-        reference = max(last_success, app.backup_schedule_since or app.created_at) if last_success \
-            else (app.backup_schedule_since or app.created_at)
-        missed = now - reference > 2 * schedule.interval(app.backup_schedule, now)
+        since = app.backup_schedule_since or app.created_at
+        _, missed = schedule.overdue(app.backup_schedule, since, store.last_success_at(session, app.id), now)
     return Status(app.id, app.backup_schedule, app.backup_retention, app.backup_destination_id, next_run, last, missed)
 
 
