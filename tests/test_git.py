@@ -164,3 +164,19 @@ def test_ancestry_is_read_from_the_mirror(git_server: GitServer, tmp_path: Path)
         assert not await repos.is_ancestor(1, "--all", second)
 
     asyncio.run(scenario())
+
+
+def test_a_path_of_a_checkout_is_refused_when_it_leads_out_or_is_missing(tmp_path: Path) -> None:
+    from mist.git import path_problem
+
+    checkout = tmp_path / "checkout"
+    (checkout / "web").mkdir(parents=True)
+    (checkout / "web" / "Dockerfile").write_text("FROM scratch\n")
+    (checkout / "escape").symlink_to(tmp_path)
+    assert path_problem(checkout, "", want_dir=True) == ""
+    assert path_problem(checkout, "web", want_dir=True) == ""
+    assert path_problem(checkout, "web/Dockerfile", want_dir=False) == ""
+    assert path_problem(checkout, "escape", want_dir=True) == "points outside the repository"
+    assert path_problem(checkout, "../checkout/web/../..", want_dir=True) == "points outside the repository"
+    assert path_problem(checkout, "api", want_dir=True) == "names no directory in the commit"
+    assert path_problem(checkout, "web", want_dir=False) == "names no file in the commit"

@@ -14,7 +14,7 @@ from mist.db.engine import Database
 from mist.db.models import App, User
 from mist.deploy.plan import git_auth
 from mist.errors import BuildFailed, InvalidInput, Unbuildable
-from mist.git import GitRepos, read_checkout_file
+from mist.git import GitRepos, path_problem, read_checkout_file
 from mist.secretbox import SecretBox
 from mist.stacks import Overrides, Recipe, recipe
 
@@ -54,9 +54,9 @@ class Dockerfiles:
         return Shown(app.id, commit.hash, found, text)
 
     def _read(self, app: App, checkout: Path) -> tuple[Recipe, str]:
+        if problem := path_problem(checkout, app.root_directory, want_dir=True):
+            raise Unbuildable(f"rootDirectory '{app.root_directory or '.'}' {problem}")
         root = checkout / app.root_directory if app.root_directory else checkout
-        if not root.is_dir() or checkout.resolve() not in (root.resolve(), *root.resolve().parents):
-            raise Unbuildable(f"rootDirectory '{app.root_directory}': no such directory in the branch's tip")
         overrides = Overrides(app.build_command, app.start_command, app.release_command)
         build_args = tuple(e.key for e in app.env_vars if e.build_time)
         try:

@@ -167,6 +167,18 @@ class Commit:
 CHECKOUT_FILE_MAX_BYTES = 1024 * 1024  # .dockerignore, Dockerfile: text files of a few KiB
 
 
+def path_problem(root: Path, relative: str, want_dir: bool) -> str:
+    """What is wrong with `relative` as a directory (or file) of the checkout at `root`, symlinks
+    followed: "" when it is one, inside the repository."""
+    base = root.resolve()
+    target = (root / relative).resolve()
+    if target != base and base not in target.parents:
+        return "points outside the repository"
+    if not (target.is_dir() if want_dir else target.is_file()):
+        return f"names no {'directory' if want_dir else 'file'} in the commit"
+    return ""
+
+
 def checkout_file(root: Path, relative: str, max_bytes: int = CHECKOUT_FILE_MAX_BYTES) -> Path | None:
     """The real path of a file Mist reads from a checkout, once it is safe to read; None if absent.
 

@@ -34,7 +34,7 @@ from mist.deploy.stages import (
     Stage,
 )
 from mist.errors import BuildFailed, MistError, ProxyError, RuntimeEngineError
-from mist.git import GitRepos, checkout_file, read_checkout_file
+from mist.git import GitRepos, checkout_file, path_problem, read_checkout_file
 from mist.runtime.engine import Engine
 from mist.runtime.requests import BuildRequest, ContainerState
 from mist.stacks import Recipe, recipe
@@ -333,12 +333,7 @@ class Pipeline:
             raise StageTimeout(f"stage '{stage.name}' timed out after {seconds:g} s") from exc
 
 
+
 def _check_inside(root: Path, relative: str, field: str, want_dir: bool) -> None:
-    """The path exists in the checkout and, symlinks followed, stays inside `root`."""
-    base = root.resolve()
-    target = (root / relative).resolve()
-    if target != base and base not in target.parents:
-        raise BuildFailed(f"{field} '{relative}' points outside the repository")
-    if not (target.is_dir() if want_dir else target.is_file()):
-        kind = "directory" if want_dir else "file"
-        raise BuildFailed(f"{field} '{relative or '.'}': no such {kind} in the commit")
+    if problem := path_problem(root, relative, want_dir):
+        raise BuildFailed(f"{field} '{relative or '.'}' {problem}")
