@@ -28,15 +28,16 @@ SEED = int(os.environ.get("MIST_FUZZ_SEED", "20261130"))
 MAX_EXAMPLES = int(os.environ.get("MIST_FUZZ_EXAMPLES", "25"))
 RUN_TIMEOUT = 600  # a hang is a failure too, but the run normally takes well under a minute
 
-# Not fuzzed: a deployment and the generated Dockerfile resolve their commit on the remote (the fuzzer
-# would point apps anywhere on the network), the webhook route is signed by the git host, and sign-out
-# takes no input but would end the session the fuzzer works with.
+# Not fuzzed: a deployment and the generated Dockerfile resolve their commit on the remote, and a backup
+# destination is tried on its endpoint (the fuzzer would point them anywhere on the network), the webhook
+# route is signed by the git host, and sign-out takes no input but would end the session the fuzzer works with.
 NOT_FUZZED = ["--exclude-path", "/api/deployment/add", "--exclude-path", "/api/apps/dockerfile",
+              "--exclude-path", "/api/backups/destinations/create",
               "--exclude-path-regex", r"^/api/webhooks/",
               "--exclude-path", "/api/auth/logout"]
 # This server has no Docker engine on purpose (the fuzzer must not stop or remove other tests'
 # containers): the routes that need it answer 503 "cannot reach the Docker engine", by design.
-NEEDS_THE_ENGINE = r"^/api/apps/container/|^/api/apps/volumes/delete$"
+NEEDS_THE_ENGINE = r"^/api/apps/container/|^/api/apps/volumes/delete$|^/api/nodes"
 # Fuzzed last: they can end the owner's own session or delete what the other routes work on.
 DESTRUCTIVE = ["/api/users/update", "/api/users/delete", "/api/users/revokeSessions", "/api/apps/delete",
                "/api/projects/delete"]
