@@ -389,13 +389,61 @@ def ensure_builder_images(client: docker.DockerClient) -> dict[str, str]:
     with ThreadPoolExecutor(len(missing) or 1) as pool:
         tarballs = dict(zip(missing, pool.map(builder_rootfs_tarball, missing), strict=True))
     for name, tarball in tarballs.items():
-        builder = _BUILDERS[name]
-        with _file_lock(cache_dir() / "builder-import.lock"):
-            if not _builder_current(client, builder.tag):  # another process may have won
-                _import(client, str(tarball), builder.tag,
-                        [f"ENV PATH={DEFAULT_PATH}", *builder.changes,
-                         f"LABEL {_BUILDER_LABEL}={_BUILDER_VERSION}"])
+        _import_builder(client, _BUILDERS[name], tarball)
     return {name: builder.tag for name, builder in _BUILDERS.items()}
+
+
+def _import_builder(client: docker.DockerClient, builder: _Builder, tarball: Path) -> None:
+    with _file_lock(cache_dir() / "builder-import.lock"):
+        if not _builder_current(client, builder.tag):  # another process may have won
+            _import(client, str(tarball), builder.tag,
+                    [f"ENV PATH={DEFAULT_PATH}", *builder.changes, f"LABEL {_BUILDER_LABEL}={_BUILDER_VERSION}"])
+
+
+# --------------------------------------------------------------------------- swarm
+
+PROXY_TAG = "mist-test/caddy:2"
+NODE_TAG = "mist-test/swarm-node:bookworm"
+# Bump when the node recipe changes (tarball name and image label), apart from the builders'.
+_NODE_VERSION = 1
+# socat: the node relays the registry's loopback address to the host (see support/swarm.py).
+_NODE_INCLUDE = ("docker.io", "iptables", "ca-certificates", "socat")
+
+
+def ensure_proxy_image(client: docker.DockerClient) -> str:
+    """A stand-in for the official `caddy:2` as Mist's in-swarm proxy uses it (MIST_PROXY_IMAGE): only
+    the `caddy` binary on PATH. It is the "static" builder (Debian's caddy 2.6) under that name."""
+    builder = _BUILDERS["static"]
+    if not _builder_current(client, builder.tag):
+        builder_rootfs_tarball("go-runtime")  # the shared minbase rootfs it starts from
+        _import_builder(client, builder, builder_rootfs_tarball("static"))
+    repository, _, version = PROXY_TAG.rpartition(":")
+    client.images.get(builder.tag).tag(repository, version)  # again each time: the builder may have been rebuilt
+    return PROXY_TAG
+
+
+def node_rootfs_tarball() -> Path:
+    directory = cache_dir()
+    tarball = directory / f"swarm-node-bookworm-v{_NODE_VERSION}.tar"
+    with _file_lock(directory / "swarm-node.lock"):
+        if not tarball.exists():
+            _debootstrap_tarball(tarball, _NODE_INCLUDE)
+    return tarball
+
+
+def ensure_node_image(client: docker.DockerClient) -> str:
+    """Debian bookworm with its docker.io engine, run as a second Swarm node (support/swarm.py
+    `worker_node`). First build: one debootstrap (minutes); afterwards an import of the cached tarball."""
+    labels: dict[str, str] = {}
+    if image_exists(client, NODE_TAG):
+        labels = client.images.get(NODE_TAG).labels or {}
+    if labels.get(_BUILDER_LABEL) == f"swarm-node-{_NODE_VERSION}":
+        return NODE_TAG
+    tarball = node_rootfs_tarball()
+    with _file_lock(cache_dir() / "builder-import.lock"):
+        _import(client, str(tarball), NODE_TAG,
+                [f"ENV PATH={DEFAULT_PATH}", 'CMD ["dockerd"]', f"LABEL {_BUILDER_LABEL}=swarm-node-{_NODE_VERSION}"])
+    return NODE_TAG
 
 
 # --------------------------------------------------------------------------- postgres

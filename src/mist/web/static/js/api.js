@@ -75,6 +75,8 @@ export const api = {
   removeVolume: (id) => data("DELETE", "/api/apps/volumes/delete", { id }),
 
   // Notifications (owner and admins): create and update with rotateSecret answer a webhook's `secret` once.
+  nodes: () => data("GET", "/api/nodes"),
+  updateNode: (id, availability) => data("PUT", "/api/nodes/update", { id, availability }),
   notifications: () => data("GET", "/api/notifications/getAll"),
   createNotification: (fields) => data("POST", "/api/notifications/create", fields),
   updateNotification: (id, fields) => data("PUT", "/api/notifications/update", { id, ...fields }),

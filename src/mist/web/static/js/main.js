@@ -8,6 +8,7 @@ import { renderApp } from "./views/app.js";
 import { renderAppForm } from "./views/appform.js";
 import { renderAudit } from "./views/audit.js";
 import { renderNotifications } from "./views/notifications.js";
+import { renderNodes } from "./views/nodes.js";
 
 const view = byId("view");
 let user = null;
@@ -23,6 +24,7 @@ const ROUTES = [
   [/^\/apps\/(\d+)\/settings$/, (ctx, id) => renderAppForm(ctx, { appId: Number(id) })],
   [/^\/audit$/, (ctx) => renderAudit(ctx)],
   [/^\/notifications$/, (ctx) => renderNotifications(ctx)],
+  [/^\/nodes$/, (ctx) => renderNodes(ctx)],
 ];
 
 function setCrumbs(items) {
@@ -102,6 +104,7 @@ function showUser() {
   byId("user-name").textContent = user ? user.username : "";
   byId("nav-audit").hidden = !isAdmin(user);
   byId("nav-notifications").hidden = !isAdmin(user);
+  byId("nav-nodes").hidden = !isAdmin(user);
 }
 
 function showAuth(notice) {
