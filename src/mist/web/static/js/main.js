@@ -104,7 +104,6 @@ function showUser() {
   byId("user-name").textContent = user ? user.username : "";
   byId("nav-audit").hidden = !isAdmin(user);
   byId("nav-notifications").hidden = !isAdmin(user);
-  byId("nav-nodes").hidden = !isAdmin(user);
 }
 
 function showAuth(notice) {
