@@ -16,10 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 from browser_support import PHONE, open_page, screenshot
-from support.client import PASSWORD, MistClient
+from support.client import MistClient
 from support.engine import engineless_servers
 from support.server import MistServer
 from support.stored_backups import DUMP, as_scheduled, failed_backup, stored_backup
+from test_notifications_page import sign_in
 
 expect = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (the test extra pins it)"
@@ -39,15 +40,6 @@ def owner(server: MistServer) -> Iterator[MistClient]:
         client = MistClient(http)
         client.signup()
         yield client
-
-
-def sign_in(page, email: str) -> None:
-    page.goto("/")
-    form = page.get_by_test_id("signin-form")
-    form.locator("input[name=email]").fill(email)
-    form.locator("input[name=password]").fill(PASSWORD)
-    form.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
 
 
 def row_of(page, backup_id: int):
