@@ -39,6 +39,7 @@ APP_TYPES = ("web", "service", "database")
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+MAX_REPLICAS = 20  # copies of one app Swarm runs; a bound so that a typo cannot fill the cluster
 
 # What a change needs before it shows in the running app (`actionRequired`). Limits and the restart
 # policy are applied to the container by a restart; everything that shapes a new container or
@@ -48,7 +49,7 @@ NONE, RESTART, REDEPLOY = "none", "restart", "redeploy"
 _RESTART_COLUMNS = ("cpu_limit", "memory_limit", "restart_policy")
 _REDEPLOY_COLUMNS = (
     "git_repository", "git_branch", "dockerfile_path", "root_directory", "port",
-    "builder", "build_command", "start_command", "release_command",
+    "builder", "build_command", "start_command", "release_command", "replicas",
 )
 _COMMANDS = {"buildCommand": "build_command", "startCommand": "start_command", "releaseCommand": "release_command"}
 
@@ -183,7 +184,24 @@ def _apply_runtime_fields(app: App, fields: dict[str, Any]) -> None:
         app.restart_policy = policy
 
 
-def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvInput], box: SecretBox) -> App:
+def _apply_replicas(app: App, fields: dict[str, Any], runtime: str) -> None:
+    """How many copies of the app run. Refused rather than quietly run as one: more than one on a
+    single engine (only Swarm runs replicas), and more than one of a database."""
+    replicas = fields.get("replicas")
+    if replicas is None:
+        return
+    if not 1 <= replicas <= MAX_REPLICAS:
+        raise InvalidInput(f"replicas: from 1 to {MAX_REPLICAS}")
+    if replicas > 1 and app.app_type == "database":
+        raise InvalidInput("replicas: a database app runs exactly one replica, the one that owns its data volume")
+    if replicas > 1 and runtime != "swarm":
+        raise InvalidInput("replicas: more than one replica needs MIST_RUNTIME=swarm (this Mist runs apps on "
+                           "one Docker engine, as one container each)")
+    app.replicas = replicas
+
+
+def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvInput], box: SecretBox,
+           runtime: str = "docker") -> App:
     project = project_for(session, user, fields["projectId"])
     name = fields["name"].strip().lower()
     if not _NAME.match(name):
@@ -199,10 +217,11 @@ def create(session: Session, user: User, fields: dict[str, Any], env: list[EnvIn
               deployment_strategy="auto", webhook_secret="", env_vars=[],
               healthcheck_path=DEFAULT_HEALTH.path, healthcheck_interval=DEFAULT_HEALTH.interval,
               healthcheck_timeout=DEFAULT_HEALTH.timeout, healthcheck_retries=DEFAULT_HEALTH.retries,
-              healthcheck_start_period=DEFAULT_HEALTH.start_period)
+              healthcheck_start_period=DEFAULT_HEALTH.start_period, replicas=1)
     if app_type == "database":
         app.update_strategy = "recreate"
     _apply_runtime_fields(app, fields)
+    _apply_replicas(app, fields, runtime)
     if app_type == "database":
         template = TEMPLATES.get(fields.get("templateName") or "")
         if template is None:
@@ -265,7 +284,7 @@ def action_required(before: dict[str, Any], app: App) -> str:
 
 def update(
     session: Session, user: User, app_id: int, fields: dict[str, Any], env: list[EnvInput] | None,
-    box: SecretBox,
+    box: SecretBox, runtime: str = "docker",
 ) -> tuple[App, str, list[str]]:
     """Applies the changes; returns the app, what the running app needs to pick them up, and notes
     on what the update did besides what was asked (a dropped git token)."""
@@ -281,6 +300,7 @@ def update(
         raise InvalidInput("gitRepository: required for web and service apps")
     notes = [TOKEN_DROPPED] if _apply_source_fields(app, fields, box) else []
     _apply_runtime_fields(app, fields)
+    _apply_replicas(app, fields, runtime)
     _apply_backup_fields(session, app, fields)
     if "port" in fields:
         port = fields["port"]
@@ -292,7 +312,12 @@ def update(
         _replace_env(app, env)
         references.check(session, app.project_id, [(e.key, e.value) for e in env if e.value is not None])
     session.flush()
-    return app, action_required(before, app), notes
+    action = action_required(before, app)
+    # A Swarm restart replaces each replica with the service's own spec, limits included: only a
+    # deployment gives the service new limits or a new restart policy.
+    if action == RESTART and runtime == "swarm":
+        action = REDEPLOY
+    return app, action, notes
 
 
 _BACKUP_FIELDS = ("backupSchedule", "backupRetention", "backupDestinationId")
@@ -495,14 +520,15 @@ class Apps:
     what a change leaves outside the database (containers, images, the git mirror, pinned host
     keys) is dealt with here too, after the rows are written, never by the route."""
 
-    def __init__(self, db: Database, box: SecretBox, cleanup: Cleanup, git: GitRepos) -> None:
+    def __init__(self, db: Database, box: SecretBox, cleanup: Cleanup, git: GitRepos, runtime: str = "docker") -> None:
         self.db = db
         self.box = box
         self.cleanup = cleanup
         self.git = git
+        self.runtime = runtime  # MIST_RUNTIME: only `swarm` runs more than one replica of an app
 
     async def create(self, user: User, fields: dict[str, Any], env: list[EnvInput]) -> App:
-        return await self.db.run(create, user, fields, env, self.box)
+        return await self.db.run(create, user, fields, env, self.box, self.runtime)
 
     async def get(self, user: User, app_id: int) -> App:
         return await self.db.run(app_for, user, app_id)
@@ -513,7 +539,7 @@ class Apps:
     async def update(
         self, user: User, app_id: int, fields: dict[str, Any], env: list[EnvInput] | None,
     ) -> tuple[App, str, list[str]]:
-        return await self.db.run(update, user, app_id, fields, env, self.box)
+        return await self.db.run(update, user, app_id, fields, env, self.box, self.runtime)
 
     async def delete(self, user: User, app_id: int, volumes: bool, with_backups: bool = False) -> None:
         removed = await self.db.run(delete, user, app_id, volumes, with_backups)

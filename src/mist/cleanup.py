@@ -18,14 +18,17 @@ from mist.deploy.plan import network_name
 from mist.errors import MistError
 from mist.git import GitRepos
 from mist.runtime.engine import Engine
+from mist.runtime.services import Services, service_name
 
 log = logging.getLogger(__name__)
 
 
 class Cleanup:
     def __init__(self, engine: Engine, git: GitRepos,
-                 backup_files: Callable[[list[Backup]], Awaitable[None]] | None = None) -> None:
+                 backup_files: Callable[[list[Backup]], Awaitable[None]] | None = None,
+                 services: Services | None = None) -> None:
         self.engine = engine
+        self.services = services  # Swarm mode: an app runs as a service, which goes first
         self.git = git
         self.backup_files = backup_files  # deletes the files of backups deleted with their app
 
@@ -40,6 +43,8 @@ class Cleanup:
                 await self.backup_files(list(item.backups))
 
     async def _remove_containers(self, app_id: int) -> None:
+        if self.services is not None:
+            await self.services.remove(service_name(app_id))  # else Swarm would start its tasks again
         for container in await self.engine.app_containers(app_id):
             await self.engine.remove(container.id)
 

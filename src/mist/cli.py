@@ -15,7 +15,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from mist.errors import MistError
+    from mist.errors import InvalidInput, MistError
     from mist.server import create_app, prepare
     from mist.services import build_services
 
@@ -32,6 +32,9 @@ def _serve(args: argparse.Namespace) -> int:
     services = build_services(settings)
     try:
         if settings.runtime == "swarm":
+            if not settings.registry:
+                raise InvalidInput("MIST_RUNTIME=swarm needs MIST_REGISTRY, the registry (HOST:PORT) every node "
+                                   "pulls app images from, e.g. a `registry:2` service on the manager")
             asyncio.run(services.swarm.check_manager())
         locks = prepare(settings, services.db, services.box)
     except MistError as exc:

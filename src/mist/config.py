@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     # Where apps run: `docker` (the one engine, the default) or `swarm` (a Docker Swarm, through a manager).
     runtime: Literal["docker", "swarm"] = "docker"
+    # Swarm mode: the registry (HOST:PORT) every node pulls app images from; Mist pushes each build there.
+    registry: str = ""
+    # Swarm mode: the image Caddy runs from on the manager (only its `caddy` binary is used).
+    proxy_image: str = "caddy:2"
     # Where backups without an S3 destination are kept; default $MIST_DATA_DIR/backups.
     backup_dir: Path | None = None
 

@@ -133,6 +133,8 @@ def create_app(settings: Settings, services: Services | None = None, locks: list
                 await svc.channel.stop()
             await svc.engine.aclose()
             await svc.swarm.aclose()
+            if svc.orchestrator is not None:
+                await svc.orchestrator.aclose()
             svc.db.dispose()
             for fd in held:
                 os.close(fd)

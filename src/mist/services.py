@@ -37,10 +37,13 @@ from mist.notifications.senders import Senders
 from mist.notifications.service import Notifications
 from mist.projects import Projects
 from mist.proxy.caddy import Caddy, CaddyProxy
+from mist.proxy.container import CaddyContainer, dashboard_route
 from mist.proxy.router import Router
 from mist.runtime.docker import DockerEngine
 from mist.runtime.engine import Engine
+from mist.runtime.services import Services as Orchestrator
 from mist.runtime.swarm import Swarm
+from mist.runtime.swarmservices import SwarmServices
 from mist.secretbox import SecretBox
 from mist.stacks import base_images
 from mist.volumes import Volumes
@@ -85,26 +88,36 @@ class Services:
     # The swarm's nodes, through the manager the engine is (MIST_RUNTIME=swarm checks it at start).
     swarm: Swarm
     nodes: Nodes
+    # Swarm mode's orchestrator of app services; None on the one engine.
+    orchestrator: Orchestrator | None
 
 
 def build_services(settings: Settings) -> Services:
     db = Database(settings.db_url)
     bus = EventBus()
     logs = LogStore(db, settings.log_max_mb)
-    engine = DockerEngine(build_timeout=settings.build_timeout_seconds, build_threads=max(1, settings.workers))
+    swarm_mode = settings.runtime == "swarm"
+    engine = DockerEngine(build_timeout=settings.build_timeout_seconds, build_threads=max(1, settings.workers),
+                          network_driver="overlay" if swarm_mode else "bridge")
+    orchestrator = SwarmServices(settings.registry) if swarm_mode else None
     git = GitRepos(settings.git_dir, timeout=settings.git_timeout_seconds, ca_file=settings.git_ca_file)
-    proxy = (
-        Caddy(CaddyProxy(admin=settings.proxy_admin, listen=settings.proxy_listen, tls=settings.proxy_tls,
-                         state_dir=settings.data_dir / "caddy", dashboard=settings.dashboard_route))
-        if settings.proxy_enabled else None
+    # Swarm mode: Caddy runs in a container on the project overlays, where the replicas' addresses are.
+    caddy = (
+        CaddyContainer(settings.proxy_image, admin=settings.proxy_admin, listen=settings.proxy_listen,
+                       tls=settings.proxy_tls,
+                       dashboard=dashboard_route(settings.public_host, settings.host, settings.port))
+        if swarm_mode else
+        CaddyProxy(admin=settings.proxy_admin, listen=settings.proxy_listen, tls=settings.proxy_tls,
+                   state_dir=settings.data_dir / "caddy", dashboard=settings.dashboard_route)
     )
-    router = Router(db, engine, proxy, settings.reserved_hosts)
+    proxy = Caddy(caddy) if settings.proxy_enabled else None
+    router = Router(db, engine, proxy, settings.reserved_hosts, orchestrated=swarm_mode)
     box = SecretBox(settings.secret_file)
-    workers = Workers(settings, db, bus, logs, engine, git, router, box, Lock(db, NETWORKS))
+    workers = Workers(settings, db, bus, logs, engine, git, router, box, Lock(db, NETWORKS), orchestrator)
     swarm = Swarm()
     storages = Storages(db, box, settings.backups_dir)
     backup_jobs = BackupJobs(db, engine, storages, backup_key(box), settings.template_images)
-    cleanup = Cleanup(engine, git, backup_jobs.remove_files)
+    cleanup = Cleanup(engine, git, backup_jobs.remove_files, orchestrator)
     channel = None if db.is_sqlite else relay(db, bus, logs, workers)
     dispatcher = Dispatcher(db, box, Senders(settings.smtp_url), settings.public_url)
     return Services(
@@ -114,10 +127,10 @@ def build_services(settings: Settings) -> Services:
             db, git, logs, workers, engine, settings.template_images, settings.image_retention, box
         ),
         box=box,
-        containers=Containers(db, engine, router, settings),
+        containers=Containers(db, engine, router, settings, orchestrator),
         throttle=LoginThrottle(),
         housekeeping=Housekeeping(db, settings.audit_retention_days),
-        apps=Apps(db, box, cleanup, git),
+        apps=Apps(db, box, cleanup, git, settings.runtime),
         dockerfiles=Dockerfiles(db, git, box, settings.builds_dir, base_images(settings.builder_images)),
         projects=Projects(db, cleanup),
         domains=Domains(db, router, settings.public_host, settings.reserved_hosts),
@@ -134,4 +147,5 @@ def build_services(settings: Settings) -> Services:
         backups=Backups(db, box, storages, backup_jobs),
         swarm=swarm,
         nodes=Nodes(swarm),
+        orchestrator=orchestrator,
     )

@@ -213,7 +213,7 @@ def test_apps_delete_asks_unless_yes(owner: MistClient, cli: Run) -> None:
     assert len(owner.post("/api/apps/getByProjectId", {"projectId": shop["id"]})["data"]) == 1
 
     listing = cli("apps")  # the listing, unchanged, with or without `list`
-    assert listing.returncode == 0 and ["api", "shop", "web", "main", "-"] in [r[1:] for r in rows(listing.stdout)]
+    assert listing.returncode == 0 and ["api", "shop", "web", "1", "main", "-"] in [r[1:] for r in rows(listing.stdout)]
     assert cli("apps", "list").stdout == listing.stdout
 
 

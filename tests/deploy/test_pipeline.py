@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,19 @@ from mist.deploy.health import HealthCheck, Unhealthy
 from mist.deploy.pipeline import Limits, Pipeline, StageTimeout
 from mist.deploy.plan import DeployPlan, Runtime
 from mist.deploy.stages import Stage
-from mist.errors import BuildFailed, MistError, ProxyError
+from mist.errors import BuildFailed, MistError, NotFound, ProxyError
 from mist.runtime.engine import APP_LABEL
-from mist.runtime.requests import ContainerState
+from mist.runtime.services import (
+    COMPLETED,
+    FAILED,
+    ROLLED_BACK,
+    ProgressCallback,
+    ServiceRequest,
+    TaskState,
+    UpdateOutcome,
+)
+from mist.runtime.services import STARTING_NEW as SERVICE_STARTING
+from mist.runtime.services import STOPPING_OLD as SERVICE_STOPPING
 from mist.stacks import Overrides
 
 APP, DEPLOYMENT = 3, 7
@@ -66,9 +77,10 @@ class Git:
         (checkout / "Dockerfile").write_text("FROM scratch\n")
 
 
-def plan(port: int | None, strategy: str = "rolling", health: HealthCheck = QUICK, **fields) -> DeployPlan:
+def plan(port: int | None, strategy: str = "rolling", health: HealthCheck = QUICK, runtime_replicas: int = 1,
+         **fields) -> DeployPlan:
     runtime = Runtime(env={"PORT": str(port)}, port=port, restart_policy="unless-stopped", strategy=strategy,
-                      health=health)
+                      health=health, replicas=runtime_replicas)
     values = dict(
         deployment_id=DEPLOYMENT, app_id=APP, app_name="web", app_type="web", commit_hash="a" * 40,
         git_url="git://git.test/a.git", root_directory="", dockerfile_path="Dockerfile", build_args={},
@@ -98,7 +110,7 @@ def test_rolling_starts_beside_the_old_container_then_switches_and_stops_it(tmp_
     old = engine.add_container(f"mist-app-{APP}", APP, 6)
     run, report = pipeline(tmp_path, engine, router)
     with listening_port() as port:
-        new = asyncio.run(run.run(plan(port)))
+        new_id = asyncio.run(run.run(plan(port)))
 
     assert report.stages == ["cloning_repo", "building_image", "starting_new", "stopping_old"]
     (request,) = [args[0] for op, args in engine.calls if op == "run"]
@@ -108,7 +120,7 @@ def test_rolling_starts_beside_the_old_container_then_switches_and_stops_it(tmp_
     ops = engine.ops()
     assert ops.index("set_restart_policy") < ops.index("remove") < ops.index("rename")
     assert ("remove", (old.id, 4)) in engine.calls
-    assert names(engine) == {f"mist-app-{APP}"} and engine.containers[new.id].restart_policy == "unless-stopped"
+    assert names(engine) == {f"mist-app-{APP}"} and engine.containers[new_id].restart_policy == "unless-stopped"
     assert f"mist-app-{APP}:{DEPLOYMENT}" in engine.images
     assert "Successfully built" in report.lines and report.committed
 
@@ -128,7 +140,7 @@ def test_recreate_stops_the_old_container_before_starting_the_new(tmp_path: Path
     old = engine.add_container(f"mist-app-{APP}", APP, 6)
     run, report = pipeline(tmp_path, engine, router)
 
-    async def scenario() -> ContainerState:
+    async def scenario() -> str:
         stopping = engine.hold("remove")
         deploying = asyncio.create_task(run.run(template(None)))
         await asyncio.wait_for(stopping.reached.wait(), 5)
@@ -138,13 +150,13 @@ def test_recreate_stops_the_old_container_before_starting_the_new(tmp_path: Path
         stopping.release.set()
         return await deploying
 
-    new = asyncio.run(scenario())
+    new_id = asyncio.run(scenario())
     assert report.stages == ["building_image", "stopping_old", "starting_new"]
     ops = engine.ops()
     assert ops.index("remove") < ops.index("rename") < ops.index("start") and "run" not in ops
     assert ("remove", (old.id, 4)) in engine.calls
-    assert list(engine.containers) == [new.id] and engine.containers[new.id].name == f"mist-app-{APP}"
-    assert engine.containers[new.id].status == "running"
+    assert list(engine.containers) == [new_id] and engine.containers[new_id].name == f"mist-app-{APP}"
+    assert engine.containers[new_id].status == "running"
     assert router.switches == [(APP, None)]  # no port: nothing to route
     assert report.committed and "build" not in ops
 
@@ -398,3 +410,159 @@ def test_a_rollback_does_not_run_the_release_command_again(tmp_path: Path) -> No
         asyncio.run(run.run(plan(port, rollback_image=f"mist-app-{APP}:5",
                                  commands=Overrides(release_command="python3 migrate.py"))))
     assert [args[0].name for op, args in engine.calls if op == "run"] == [f"mist-app-{APP}"]
+
+
+# --------------------------------------------------------------------------- Swarm mode (the services port)
+
+
+def task(state: str, deployment: int = DEPLOYMENT, slot: int = 1, node: str = "node-a") -> TaskState:
+    return TaskState(id=f"t{slot}{state}{deployment}", name=f"mist-app-{APP}.{slot}", slot=slot, node_id="n1",
+                     node=node, state=state, desired_state="running", message="", error="", container_id="c",
+                     started_at="", exit_code=None, health="", image="", deployment=str(deployment))
+
+
+class FakeServices:
+    """The orchestrator as the pipeline sees it: records requests; `outcome` is how an update ends, after
+    reporting `phases`; `hold` keeps an update running until released (Swarm still busy)."""
+
+    def __init__(self, exists: bool = True, outcome: UpdateOutcome | None = None) -> None:
+        self.exists = exists
+        self.outcome = outcome or UpdateOutcome(COMPLETED, "")
+        self.calls: list[tuple[str, object]] = []
+        self.hold: asyncio.Event | None = None
+        self.updating = asyncio.Event()
+
+    async def push(self, image: str, repository: str) -> str:
+        self.calls.append(("push", (image, repository)))
+        return f"registry.test/{repository}@sha256:{'0' * 64}"
+
+    async def pin(self, label: str) -> str:
+        self.calls.append(("pin", label))
+        return f"node.labels.{label} == true"
+
+    async def tasks(self, name: str) -> list[TaskState]:
+        if not self.exists:
+            raise NotFound(f"no service {name}")
+        return [task("running")]
+
+    async def deploy(self, request: ServiceRequest, on_progress: ProgressCallback) -> UpdateOutcome:
+        self.calls.append(("deploy", request))
+        await on_progress(SERVICE_STARTING, [task("starting", slot=1), task("running", DEPLOYMENT - 1, 2)])
+        self.updating.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        await on_progress(SERVICE_STOPPING, [task("running", slot=1), task("running", DEPLOYMENT - 1, 2)])
+        self.exists = True
+        return self.outcome
+
+    async def rollback(self, name: str) -> UpdateOutcome:
+        self.calls.append(("rollback", name))
+        return UpdateOutcome(ROLLED_BACK, "manually requested rollback")
+
+    async def remove(self, name: str) -> None:
+        self.calls.append(("remove", name))
+
+    def ops(self) -> list[str]:
+        return [op for op, _ in self.calls]
+
+
+def swarm_pipeline(tmp_path: Path, services: FakeServices, router: Router | None = None,
+                   **limits) -> tuple[Pipeline, Reporter, FakeEngine]:
+    engine, reporter = FakeEngine(), Reporter()
+    run = Pipeline(engine, Git(), tmp_path / "builds", reporter, router or Router(),
+                   Limits(**{"drain": 0, "stop": 4, **limits}), asyncio.Lock(), services)
+    return run, reporter, engine
+
+
+def test_swarm_pushes_the_build_and_updates_the_service_by_digest_following_its_stages(tmp_path: Path) -> None:
+    services, router = FakeServices(), Router()
+    run, report, engine = swarm_pipeline(tmp_path, services, router)
+    running = asyncio.run(run.run(plan(8000, runtime_replicas=2)))
+
+    assert running == f"mist-app-{APP}"
+    assert services.ops() == ["push", "deploy"]  # no volume: nothing pinned
+    assert services.calls[0][1] == (f"mist-app-{APP}:{DEPLOYMENT}", f"mist/app-{APP}")
+    request = services.calls[1][1]
+    assert request.image.startswith(f"registry.test/mist/app-{APP}@sha256:") and request.order == "start-first"
+    assert request.replicas == 2 and request.networks[0].network == "mist-project-1"
+    assert request.networks[0].aliases == ("web",) and request.health is not None
+    assert report.stages == ["cloning_repo", "building_image", "starting_new", "stopping_old"]
+    assert router.switches == [(APP, f"tasks.mist-app-{APP}:8000")]
+    assert f"  mist-app-{APP}.1 on node-a: starting" in report.lines
+    assert "run" not in engine.ops()  # the orchestrator starts the replicas, not the engine
+
+
+def test_swarm_pins_an_app_with_a_volume_to_its_node_one_replica_stop_first(tmp_path: Path) -> None:
+    services = FakeServices()
+    run, report, engine = swarm_pipeline(tmp_path, services)
+    engine.images.add("postgres:16")
+    db = template(5432, runtime_replicas=3)
+    db = replace(db, runtime=replace(db.runtime, volumes={"mist-app-3-data": "/var/lib/postgresql/data"}))
+    asyncio.run(run.run(db))
+
+    assert services.calls[0] == ("push", ("postgres:16", "postgres"))
+    assert services.calls[1] == ("pin", f"mist.volumes.app-{APP}")
+    request = services.calls[2][1]
+    assert request.order == "stop-first" and request.replicas == 1
+    assert request.constraints == (f"node.labels.mist.volumes.app-{APP} == true",)
+    assert report.stages == ["building_image", "stopping_old", "starting_new"]
+
+
+def test_swarm_rolled_back_update_fails_with_swarms_reason_and_the_replicas_output(tmp_path: Path) -> None:
+    failed = task("failed", slot=1)
+    services = FakeServices(outcome=UpdateOutcome(ROLLED_BACK, "update rolled back due to failure of task x",
+                                                  failed, ("Traceback...", "health check: refused")))
+    router = Router()
+    run, report, _ = swarm_pipeline(tmp_path, services, router)
+    with pytest.raises(Unhealthy, match="Swarm rolled the service back; the previous version keeps serving: "
+                                        "update rolled back due to failure of task x"):
+        asyncio.run(run.run(plan(8000)))
+    assert f"Last output of mist-app-{APP}.1:" in report.lines and "  health check: refused" in report.lines
+    assert router.switches == [] and not report.committed and "remove" not in services.ops()
+
+
+def test_swarm_first_creation_that_fails_removes_the_service(tmp_path: Path) -> None:
+    services = FakeServices(exists=False, outcome=UpdateOutcome(FAILED, "task mist-app-3.1 failed: exit 1"))
+    run, _, _ = swarm_pipeline(tmp_path, services)
+    with pytest.raises(Unhealthy, match="never became healthy: task mist-app-3.1 failed"):
+        asyncio.run(run.run(plan(8000)))
+    assert services.ops()[-1] == "remove"
+
+
+@pytest.mark.parametrize(("exists", "undo"), [(True, "rollback"), (False, "remove")])
+def test_swarm_stop_during_the_update_rolls_it_back_or_removes_a_new_service(
+    tmp_path: Path, exists: bool, undo: str,
+) -> None:
+    services = FakeServices(exists=exists)
+    run, report, _ = swarm_pipeline(tmp_path, services)
+
+    async def scenario() -> None:
+        services.hold = asyncio.Event()
+        deploying = asyncio.create_task(run.run(plan(8000)))
+        await asyncio.wait_for(services.updating.wait(), 5)
+        deploying.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await deploying
+
+    asyncio.run(scenario())
+    assert services.ops()[-1] == undo and not report.committed
+    if undo == "rollback":
+        assert f"Swarm rolled mist-app-{APP} back: manually requested rollback" in report.lines
+
+
+def test_swarm_update_past_its_time_limit_is_rolled_back(tmp_path: Path) -> None:
+    services = FakeServices()
+    services.hold = asyncio.Event()
+    run, _, _ = swarm_pipeline(tmp_path, services, health=0.05)
+    with pytest.raises(StageTimeout, match="stage 'starting_new' timed out"):
+        asyncio.run(run.run(plan(8000)))
+    assert services.ops()[-1] == "rollback"
+
+
+def test_swarm_rollback_pushes_the_earlier_image_again_without_a_build(tmp_path: Path) -> None:
+    services = FakeServices()
+    run, report, engine = swarm_pipeline(tmp_path, services)
+    engine.images.add(f"mist-app-{APP}:5")
+    asyncio.run(run.run(plan(8000, rollback_image=f"mist-app-{APP}:5")))
+    assert "build" not in engine.ops() and "cloning_repo" not in report.stages
+    assert services.calls[0] == ("push", (f"mist-app-{APP}:5", f"mist/app-{APP}"))

@@ -11,7 +11,15 @@ from mist.config import Settings
 from mist.db.engine import Database
 from mist.db.models import App, Deployment, EnvVar, Volume
 from mist.deploy.health import HealthCheck
-from mist.deploy.plan import Runtime, build_request, container_request, load_plan
+from mist.deploy.plan import (
+    DeployPlan,
+    Runtime,
+    build_request,
+    container_request,
+    image_repository_name,
+    load_plan,
+    service_request,
+)
 from mist.errors import InvalidInput
 from mist.secretbox import SecretBox
 
@@ -140,3 +148,37 @@ def test_a_git_token_goes_only_to_the_origin_it_was_saved_for(tmp_path: Path, db
     with db.session() as s:
         s.get(App, 6).git_token_origin = ""
     assert db.call(load_plan, 9, Settings(data_dir=tmp_path), box).git_auth.token_origin == "https://git.example.com:443"
+
+
+def swarm_plan(template_image: str = "", **runtime: object) -> DeployPlan:
+    values: dict = dict(env={"PORT": "8000"}, port=8000, restart_policy="always", strategy="rolling",
+                        health=HealthCheck(path="/up"), replicas=3)
+    return DeployPlan(
+        deployment_id=9, app_id=3, app_name="web", app_type="web", commit_hash="a" * 40, git_url="",
+        root_directory="", dockerfile_path="Dockerfile", build_args={},
+        runtime=Runtime(**{**values, **runtime}), template_image=template_image, project_id=2,
+    )
+
+
+@pytest.mark.parametrize(("template", "repository"), [
+    ("", "mist/app-3"),
+    ("redis:7", "redis"),
+    ("registry.local:5000/library/postgres:16", "library/postgres"),
+    ("localhost/team/cache@sha256:" + "0" * 64, "team/cache"),
+    ("team/cache", "team/cache"),
+])
+def test_the_registry_repository_is_the_apps_own_or_the_database_images_name(template: str, repository: str) -> None:
+    assert image_repository_name(swarm_plan(template)) == repository
+
+
+def test_a_service_request_carries_the_snapshot_and_pins_only_an_app_with_a_volume() -> None:
+    web = service_request(swarm_plan(), "reg/mist/app-3@sha256:x")
+    assert (web.name, web.image, web.replicas, web.order, web.constraints) == (
+        "mist-app-3", "reg/mist/app-3@sha256:x", 3, "start-first", ())
+    assert web.networks[0].network == "mist-project-2" and web.networks[0].aliases == ("web",)
+    assert web.health is not None and web.health.path == "/up" and web.restart_policy == "always"
+    assert web.labels == {"mist.app": "3", "mist.deployment": "9"}
+
+    db = service_request(swarm_plan(volumes={"mist-app-3-data": "/data"}), "img", ("node.labels.x == true",))
+    assert (db.replicas, db.order, db.constraints) == (1, "stop-first", ("node.labels.x == true",))
+    assert service_request(swarm_plan(port=None), "img").health is None  # a worker has nothing to probe

@@ -148,7 +148,8 @@ def test_a_request_becomes_a_dnsrr_service_updated_start_first_and_rolled_back_b
     assert container["Image"] == REQUEST.image and container["Labels"] == REQUEST.labels
     assert container["Env"] == ["PORT=8000", "A=b=c"]
     assert container["Args"] == ["python3", "app.py"] and "Command" not in container  # the ENTRYPOINT stays
-    assert container["Mounts"] == [{"Type": "volume", "Source": "mist-app-3-data", "Target": "/data"}]
+    assert container["Mounts"] == [
+        {"Type": "volume", "Source": "mist-app-3-data", "Target": "/data", "ReadOnly": False}]
     assert container["StopGracePeriod"] == 7 * NS and container["Init"] is True
     health = container["Healthcheck"]
     assert health["Test"][0] == "CMD-SHELL" and "127.0.0.1:8000/healthz" in health["Test"][1]

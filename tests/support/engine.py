@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,22 @@ def connect() -> docker.DockerClient:
 def remove_mist_objects(engine: docker.DockerClient) -> None:
     """Containers, volumes and project networks of Mist's apps. Every Docker suite shares the one engine, so these
     suites must not run at the same time (app ids, and so container names, repeat across servers)."""
+    if engine.info().get("Swarm", {}).get("ControlAvailable"):
+        # Swarm mode's apps: their services first, or Swarm starts the task containers removed below again.
+        for service in engine.services.list(filters={"label": "mist.app"}):
+            service.remove()
+        deadline = time.monotonic() + 60
+        while engine.containers.list(all=True, filters={"label": ["mist.app", "com.docker.swarm.task"]}):
+            assert time.monotonic() < deadline, "the app services' containers did not go"
+            time.sleep(0.2)
+    try:
+        engine.containers.get("mist-proxy").remove(force=True, v=True)  # Swarm mode's Caddy, its network and data
+    except docker.errors.NotFound:
+        pass
+    for network in engine.networks.list(names=["mist-proxy"]):
+        network.remove()
+    for volume in engine.volumes.list(filters={"name": "mist-proxy-data"}):
+        volume.remove(force=True)
     for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
         try:
             container.remove(force=True)
@@ -28,7 +45,18 @@ def remove_mist_objects(engine: docker.DockerClient) -> None:
     for volume in engine.volumes.list(filters={"name": "mist-app-"}):
         volume.remove(force=True)
     for network in engine.networks.list(filters={"label": "mist.project"}):
-        network.remove()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                network.remove()
+                break
+            except docker.errors.APIError as error:
+                if "not found" in str(error):  # NotFound, or a 500 saying so for an overlay gone meanwhile
+                    break
+                # An overlay stays "in use by task" for a moment after its services' containers are gone.
+                if "in use" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 def ip_of(container) -> str:  # noqa: ANN001 - a docker SDK container

@@ -15,16 +15,16 @@ import pytest
 from support.client import MistClient
 from support.engine import mist_servers
 from support.server import MistServer
-from support.swarm import Swarm
+from support.swarm import Registry, Swarm
 
 pytestmark = [pytest.mark.swarm, pytest.mark.docker]
 CLI = [sys.executable, "-m", "mist.cli"]
 
 
 @pytest.fixture
-def server(tmp_path: Path, engine: docker.DockerClient, swarm: Swarm) -> Iterator[MistServer]:
+def server(tmp_path: Path, engine: docker.DockerClient, swarm: Swarm, registry: Registry) -> Iterator[MistServer]:
     with mist_servers(engine, tmp_path / "data") as start:
-        yield start(workers=1, runtime="swarm")
+        yield start(workers=1, runtime="swarm", registry=registry.address)
 
 
 def test_the_manager_is_listed_drained_and_made_active_again(server: MistServer, swarm: Swarm,

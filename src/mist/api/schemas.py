@@ -134,6 +134,7 @@ class RuntimeFieldsIn(Body):
     cpuLimit: CpuLimit | None = None
     memoryLimit: MemoryLimit | None = None
     restartPolicy: RestartPolicy | None = None
+    replicas: Annotated[int, Field(strict=True)] = NOT_SENT  # 1..MAX_REPLICAS, checked by mist.apps
     # Write-only: for http(s) remotes, given to git by an askpass program. "" removes it.
     gitToken: GitToken = NOT_SENT
 

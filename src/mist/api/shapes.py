@@ -86,6 +86,7 @@ def app(a: App, viewer: User | None = None) -> dict:
         "cpuLimit": a.cpu_limit,
         "memoryLimit": a.memory_limit,
         "restartPolicy": a.restart_policy or None,
+        "replicas": a.replicas,
         "hasGitToken": bool(a.git_token),
         "deployKey": a.deploy_key_public or None,
         "connection": connection(a, viewer),

@@ -242,6 +242,11 @@ class BackupJobs:
 
     async def _database(self, source: _Source) -> Database:
         state = await self.engine.inspect(source.container_id) if source.container_id else None
+        if state is None and source.container_id:
+            # Swarm mode records the app's service: its one replica runs here, pinned to the node that
+            # holds its volume (the manager Mist talks to), so the dump runs wherever the database runs.
+            running = [c for c in await self.engine.app_containers(source.app_id) if c.status == "running"]
+            state = running[0] if running else None
         if state is None or state.status != "running":
             raise MistError(f"the database {source.name} is not running: deploy it first")
         return Database(container_id=state.id, image=state.image or template_image(source.engine, self.template_images),

@@ -146,6 +146,10 @@ class MistAPI:
     def app(self, app_id: int) -> dict:
         return self.call("POST", "/api/apps/getById", json={"appId": app_id})
 
+    def update_app(self, app_id: int, fields: dict[str, Any]) -> dict:
+        """The app with the changes in `fields` (as `PUT /api/apps/update` takes them) and `actionRequired`."""
+        return self.call("PUT", "/api/apps/update", json={"appId": app_id, **fields})
+
     def delete_app(self, app_id: int, delete_volumes: bool = False) -> None:
         # Answers once the app's containers and images are gone (a running one is stopped first).
         self.call("DELETE", "/api/apps/delete", json={"appId": app_id, "deleteVolumes": delete_volumes},

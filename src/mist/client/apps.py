@@ -1,4 +1,4 @@
-"""`mist apps create|delete|dockerfile` (`mist apps` alone, the listing, is in `commands`)."""
+"""`mist apps create|update|delete|dockerfile` (`mist apps` alone, the listing, is in `commands`)."""
 
 from __future__ import annotations
 
@@ -29,13 +29,17 @@ CREATE_FIELDS = (
     ("build_command", "buildCommand"),
     ("start_command", "startCommand"),
     ("release_command", "releaseCommand"),
+    ("replicas", "replicas"),
 )
+# Flags of `mist apps update` and the API field each one sets; only those given are sent.
+UPDATE_FIELDS = (("replicas", "replicas"),)
 # What `mist apps create` shows of the new app, in this order, when set; a database is built from
 # no repository, so it shows only its template and port.
 SHOWN_FIELDS = (
     ("type", "appType"), ("repository", "gitRepository"), ("branch", "gitBranch"),
     ("root directory", "rootDirectory"), ("port", "port"), ("builder", "builder"),
     ("build command", "buildCommand"), ("start command", "startCommand"), ("release command", "releaseCommand"),
+    ("replicas", "replicas"),
 )
 SHOWN_DATABASE_FIELDS = (("type", "appType"), ("template", "templateName"), ("port", "port"))
 
@@ -84,6 +88,26 @@ def cmd_apps_create(args: argparse.Namespace) -> int:
     if app.get("appType") == "web":
         console.print(Text(f"  mist domains add {ref} DOMAIN", style="dim"))
     console.print(Text(f"  mist deploy {ref} --follow", style="dim"))
+    return EXIT_OK
+
+
+def cmd_apps_update(args: argparse.Namespace) -> int:
+    fields = {field: getattr(args, flag) for flag, field in UPDATE_FIELDS if getattr(args, flag) is not None}
+    if not fields:
+        raise ClientError("nothing to change: give --replicas N")
+    with commands.connect() as api:
+        _, app = resolve_app(api.all_apps(), args.app)
+        updated = api.update_app(app["id"], fields)
+        ref = app_ref(api, updated)
+    console = stdout_console()
+    changed = ", ".join(f"{label} {updated.get(field)}" for label, field in SHOWN_FIELDS if field in fields)
+    console.print(Text(f"updated app {updated['name']} (id {updated['id']}): {changed}"))
+    action = updated.get("actionRequired")
+    if action == "redeploy":
+        console.print(Text(f"the running app keeps its settings until its next deployment: mist deploy {ref}",
+                           style="dim"))
+    elif action == "restart":
+        console.print(Text(f"a restart applies the change: mist container restart {ref}", style="dim"))
     return EXIT_OK
 
 

@@ -332,8 +332,8 @@ def cmd_apps(args: argparse.Namespace) -> int:
         console.print("no apps yet")
         return EXIT_OK
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("ID", "NAME", "PROJECT", "TYPE", "BRANCH", "LATEST DEPLOYMENT"):
-        table.add_column(column, justify="right" if column == "ID" else "left")
+    for column in ("ID", "NAME", "PROJECT", "TYPE", "REPLICAS", "BRANCH", "LATEST DEPLOYMENT"):
+        table.add_column(column, justify="right" if column in ("ID", "REPLICAS") else "left")
     for project, app in pairs:
         d = latest[app["id"]]
         last = Text("-", style="dim")
@@ -341,7 +341,8 @@ def cmd_apps(args: argparse.Namespace) -> int:
             last = status_text(d["status"])
             last.append(f" #{d['deployment_number']}", style="dim")
         table.add_row(
-            *cells(app["id"], app["name"], project["name"], app.get("appType") or "-", app.get("gitBranch") or "-"),
+            *cells(app["id"], app["name"], project["name"], app.get("appType") or "-", app.get("replicas") or "-",
+                   app.get("gitBranch") or "-"),
             last,
         )
     console.print(table)
@@ -483,6 +484,20 @@ def print_container_status(console: Console, app: dict, status: dict, ref: str) 
     table.add_row("restarts", Text(str(status.get("restarts") or 0)))
     table.add_row("limits", Text(format_limits(status)))
     table.add_row("restart policy", Text(str(status.get("restartPolicy") or "-")))
+    console.print(table)
+    if status.get("replicas"):
+        print_replicas(console, status["replicas"])
+
+
+def print_replicas(console: Console, replicas: list[dict]) -> None:
+    """Swarm mode: each replica (task) of the app, the node it runs on and how it is doing."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("REPLICA", "NODE", "STATE", "HEALTH", "STARTED", "RESTARTS", "ERROR"):
+        table.add_column(column, overflow="fold")
+    for r in replicas:
+        table.add_row(Text(str(r.get("task") or "-")), Text(str(r.get("node") or "-")), state_text(r.get("state")),
+                      state_text(r.get("health")), Text(str(r.get("startedAt") or "-")),
+                      Text(str(r.get("restarts") or 0)), Text(str(r.get("error") or ""), style="red"))
     console.print(table)
 
 

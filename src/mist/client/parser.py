@@ -16,6 +16,7 @@ PROJECT_HELP = "project name (unique) or id"
 NOTIFICATION_HELP = "notification name (unique) or id"
 MAX_DELIVERIES = 500  # the server's limit on the deliveries it answers at once
 MAX_RETENTION = 1000  # the server's limit on the backups an app keeps
+MAX_REPLICAS = 20  # the server's limit on the copies of an app
 DATABASE_APP_HELP = "database app name (unique across projects) or id"
 
 APP_CREATE_EXAMPLES = """\
@@ -71,6 +72,16 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
     return int(text)
+
+
+def _replicas(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_REPLICAS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of replicas (1 to {MAX_REPLICAS})")
+    return int(text)
+
+
+REPLICAS_HELP = ("how many copies of the app run (1 to 20, default 1); more than one needs a server "
+                 "in Swarm mode (MIST_RUNTIME=swarm), and a database always runs one")
 
 
 def _handler(name: str, module: str = "commands"):
@@ -177,7 +188,7 @@ def _add_project_commands(sub: argparse._SubParsersAction) -> None:
 
 def _add_app_commands(sub: argparse._SubParsersAction) -> None:
     apps = sub.add_parser(
-        "apps", help="list, create and delete apps; print the Dockerfile an app is built from",
+        "apps", help="list, create, update and delete apps; print the Dockerfile an app is built from",
         description="With no ACTION, list the apps of every project you can see and their latest deployment.",
     )
     apps.set_defaults(func=_handler("cmd_apps"))
@@ -211,7 +222,17 @@ def _add_app_commands(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--start-command", metavar="CMD", help="start the app with this instead of what was detected")
     create.add_argument("--release-command", metavar="CMD",
                         help="run once per deployment before the new version starts, e.g. migrations")
+    create.add_argument("--replicas", type=_replicas, metavar="N", help=REPLICAS_HELP)
     create.set_defaults(func=_handler("cmd_apps_create", "apps"))
+
+    update = actions.add_parser(
+        "update", help="change an app's settings (the number of replicas)",
+        description="Change APP's settings; options not given keep their values. Prints what the running "
+        "app needs for the change to show (a redeploy, for replicas).",
+    )
+    update.add_argument("app", metavar="APP", help=APP_HELP)
+    update.add_argument("--replicas", type=_replicas, metavar="N", help=REPLICAS_HELP)
+    update.set_defaults(func=_handler("cmd_apps_update", "apps"))
 
     delete = actions.add_parser(
         "delete", help="delete an app with its containers, images and deployment logs",

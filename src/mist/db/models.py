@@ -183,6 +183,8 @@ class App(Base):
     cpu_limit: Mapped[float | None] = mapped_column(Float)  # CPUs
     memory_limit: Mapped[int | None] = mapped_column(Integer)  # MiB
     restart_policy: Mapped[str] = mapped_column(String(16), default="")  # "" = Mist's default
+    # Copies of the app Swarm runs (MIST_RUNTIME=swarm); 1 on one engine, and always 1 for a database.
+    replicas: Mapped[int] = mapped_column(Integer, default=1)
     # Database apps: a cron expression ("" = none), how many successful backups to keep, and where.
     backup_schedule: Mapped[str] = mapped_column(String(100), default="")
     backup_retention: Mapped[int] = mapped_column(Integer, default=7)

@@ -22,7 +22,10 @@ from mist.deploy.plan import (
     build_root,
     container_name,
     container_request,
+    image_repository_name,
     release_request,
+    service_request,
+    volume_label,
 )
 from mist.deploy.stages import (
     BUILDING_IMAGE,
@@ -33,10 +36,18 @@ from mist.deploy.stages import (
     STOPPING_OLD,
     Stage,
 )
-from mist.errors import BuildFailed, MistError, ProxyError, RuntimeEngineError
+from mist.errors import BuildFailed, MistError, NotFound, ProxyError, RuntimeEngineError
 from mist.git import GitRepos, checkout_file, path_problem, read_checkout_file
 from mist.runtime.engine import Engine
 from mist.runtime.requests import BuildRequest, ContainerState
+from mist.runtime.services import (
+    FAILED,
+    ROLLED_BACK,
+    Services,
+    TaskState,
+    UpdateOutcome,
+    service_upstream,
+)
 from mist.stacks import Recipe, recipe
 
 
@@ -68,8 +79,11 @@ class Pipeline:
     def __init__(
         self, engine: Engine, git: GitRepos, builds_dir: Path, reporter: Reporter,
         router: Router, limits: Limits, networks: AbstractAsyncContextManager[None],
+        services: Services | None = None,
     ) -> None:
         self.engine = engine
+        # Swarm mode: the orchestrator runs the app's replicas, and the engine only builds.
+        self.services = services
         # Held while a project's network is looked up and created: the engine's own duplicate check
         # is not atomic, and two networks of one name can no longer be joined. Several processes
         # share it (a database lock).
@@ -80,15 +94,18 @@ class Pipeline:
         self.router = router
         self.limits = limits
 
-    async def run(self, plan: DeployPlan) -> ContainerState:
+    async def run(self, plan: DeployPlan) -> str:
+        """Answers the id of what now runs the app: its container, or in Swarm mode its service."""
         image, release = await self.image(plan)
         await self.prepare(plan)
         if release:
             async with self.limit(BUILDING_IMAGE, self.limits.build):
                 await self.release(plan, image, release)
+        if self.services is not None:
+            return await self.orchestrate(self.services, plan, image)
         if plan.runtime.strategy == "rolling":
-            return await self.rolling(plan, image)
-        return await self.recreate(plan, image)
+            return (await self.rolling(plan, image)).id
+        return (await self.recreate(plan, image)).id
 
     async def image(self, plan: DeployPlan) -> tuple[str, str]:
         """The image to run, and the release command to run in it first ("" for none)."""
@@ -185,6 +202,74 @@ class Pipeline:
             if isinstance(outcome, BaseException):
                 raise outcome
         return new
+
+    async def orchestrate(self, services: Services, plan: DeployPlan, image: str) -> str:
+        """Swarm mode: the image goes to the registry, and the orchestrator replaces the app's replicas
+        one at a time (each new one healthy before an old one stops; a volume's app stops first), rolling
+        back by itself when a new one fails. A stop or a timeout rolls the update back too."""
+        await self.report.log(f"Pushing {image} to the registry, where every node pulls it from")
+        async with self.limit(BUILDING_IMAGE, self.limits.build):
+            pushed = await services.push(image, image_repository_name(plan))
+        await self.report.log(f"Pushed as {pushed}")
+        pinned = plan.runtime.volumes or plan.runtime.binds
+        request = service_request(plan, pushed, (await services.pin(volume_label(plan)),) if pinned else ())
+        try:
+            existed = bool(await services.tasks(request.name))
+        except NotFound:
+            existed = False
+        progress = _Progress(self.report, stop_first=request.order == "stop-first", replicas=request.replicas)
+        await progress.enter(progress.first)
+        await self.report.log(
+            f"{'Updating' if existed else 'Creating'} service {request.name}: {request.replicas} "
+            f"replica{'s' if request.replicas > 1 else ''}, {request.order}")
+        update = asyncio.ensure_future(services.deploy(request, progress))
+        try:
+            # Each replica in turn may take the whole health limit.
+            async with self.limit(progress.first, self.limits.health * request.replicas):
+                outcome = await asyncio.shield(update)
+        except BaseException:
+            await asyncio.shield(self._undo(services, request.name, update, existed))
+            raise
+        if not outcome.ok:
+            await self._give_up(services, request.name, outcome)
+        self.report.past_point_of_no_return()
+        port = plan.runtime.port
+        await self.router.switch(plan.app_id, service_upstream(plan.app_id, port) if port else None)
+        running = [t for t in await services.tasks(request.name) if t.running]
+        await self.report.log(f"Service {request.name} runs {len(running)} replica{'s' if len(running) != 1 else ''}"
+                              f" of this deployment on {', '.join(sorted({t.node for t in running})) or 'no node'}")
+        return request.name
+
+    async def _undo(self, services: Services, name: str, update: asyncio.Future[UpdateOutcome], existed: bool) -> None:
+        """A stop or a timeout during an update: the orchestrator goes back to what ran before (a service
+        that did not exist before is removed)."""
+        update.cancel()  # only our following of it: Swarm's update goes on until told otherwise
+        await asyncio.wait({update})
+        if not existed:
+            await services.remove(name)
+            await self.report.log(f"Removed the new service {name}")
+            return
+        await self.report.log(f"Rolling service {name} back to the previous version...")
+        outcome = await services.rollback(name)
+        await self.report.log(f"Swarm rolled {name} back" + (f": {outcome.message}" if outcome.message else "")
+                              if outcome.status == ROLLED_BACK else
+                              f"Swarm's rollback of {name} paused half-way: {outcome.message}")
+
+    async def _give_up(self, services: Services, name: str, outcome: UpdateOutcome) -> None:
+        """The new version failed: say why, with the failed replica's last output, and raise."""
+        if outcome.output:
+            task = outcome.failed_task.name if outcome.failed_task else "the new replica"
+            await self.report.log(f"Last output of {task}:")
+            for line in outcome.output:
+                await self.report.log(f"  {line}")
+        if outcome.status == FAILED:  # a first creation: nothing ran before, nothing is left
+            await asyncio.shield(services.remove(name))
+            raise Unhealthy(f"the new service never became healthy: {outcome.message}", list(outcome.output))
+        if outcome.status == ROLLED_BACK:
+            raise Unhealthy(f"a new replica failed and Swarm rolled the service back; the previous version keeps "
+                            f"serving: {outcome.message}", list(outcome.output))
+        raise RuntimeEngineError(f"Swarm paused the update half-way ({outcome.message}): some replicas may run "
+                                 "the previous version; deploy again or roll back")
 
     async def clone(self, plan: DeployPlan, checkout: Path) -> None:
         await self.git.discard(checkout)  # left by a run of this deployment that was interrupted
@@ -332,6 +417,37 @@ class Pipeline:
         except TimeoutError as exc:
             raise StageTimeout(f"stage '{stage.name}' timed out after {seconds:g} s") from exc
 
+
+
+class _Progress:
+    """Follows a Swarm update on the deployment: its stage (new replicas starting, then old ones stopping;
+    the other way round for stop-first) and a line whenever a replica's state changes."""
+
+    def __init__(self, report: Reporter, stop_first: bool, replicas: int) -> None:
+        self.report = report
+        self.stages = {STARTING_NEW.name: STARTING_NEW, STOPPING_OLD.name: STOPPING_OLD} if stop_first else {
+            STARTING_NEW.name: ROLLING_STARTING_NEW, STOPPING_OLD.name: ROLLING_STOPPING_OLD}
+        self.first = STOPPING_OLD if stop_first else ROLLING_STARTING_NEW
+        self.entered: list[Stage] = []
+        self.replicas = replicas
+        self.seen: dict[str, tuple[str, str]] = {}
+
+    async def enter(self, stage: Stage) -> None:
+        # Progress only grows: a stage is entered once, and never one before the last entered.
+        if stage not in self.entered and (not self.entered or stage.progress > self.entered[-1].progress):
+            self.entered.append(stage)
+            await self.report.enter(stage)
+
+    async def __call__(self, phase: str, tasks: list[TaskState]) -> None:
+        await self.enter(self.stages[phase])
+        for task in tasks:
+            shown = (task.state, task.health)
+            if self.seen.get(task.id) != shown:
+                self.seen[task.id] = shown
+                health = f" ({task.health})" if task.health else ""
+                where = f" on {task.node}" if task.node else ""
+                await self.report.log(f"  {task.name}{where}: {task.state}{health}"
+                                      + (f" - {task.error}" if task.error else ""))
 
 
 def _check_inside(root: Path, relative: str, field: str, want_dir: bool) -> None:

@@ -22,6 +22,7 @@ from mist.deploy.health import HealthCheck
 from mist.git import GitAuth, url_origin, url_secrets
 from mist.runtime.engine import APP_LABEL, DEPLOYMENT_LABEL, PROJECT_LABEL, image_repository
 from mist.runtime.requests import BuildRequest, ContainerRequest
+from mist.runtime.services import NetworkAttachment, ServiceHealth, ServiceRequest, service_name
 from mist.secretbox import SecretBox
 from mist.stacks import Overrides, base_images
 from mist.templates import TEMPLATES, template_image, volume_name
@@ -49,6 +50,7 @@ class Runtime:
     read_only: tuple[str, ...] = ()
     cpu_limit: float | None = None
     memory_limit: int | None = None
+    replicas: int = 1  # Swarm mode; the one engine runs one container
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -139,6 +141,7 @@ def _runtime(session: Session, app: App, settings: Settings) -> Runtime:
         read_only=tuple(read_only),
         cpu_limit=effective.cpu_limit.value,
         memory_limit=effective.memory_limit.value,
+        replicas=app.replicas,
     )
 
 
@@ -236,4 +239,52 @@ def container_request(plan: DeployPlan, image: str, beside_current: bool = False
         aliases=(plan.app_name,),
         cpu_limit=plan.runtime.cpu_limit,
         memory_limit=plan.runtime.memory_limit,
+    )
+
+
+def image_repository_name(plan: DeployPlan) -> str:
+    """The repository an image is pushed to in the registry: the app's own (`mist/app-3`), or, for an
+    image Mist did not build (a database's), its own name without registry and tag."""
+    if not plan.template_image:  # built, now or for the deployment rolled back to
+        return f"mist/app-{plan.app_id}"
+    name = plan.template_image.partition("@")[0]
+    last = name.rpartition("/")[2]
+    if ":" in last:
+        name = name[: len(name) - len(last)] + last.partition(":")[0]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        name = rest  # another registry's host is no part of the name in ours
+    return name
+
+
+def volume_label(plan: DeployPlan) -> str:
+    """The node label naming the node that holds the app's volumes (Swarm mode)."""
+    return f"mist.volumes.app-{plan.app_id}"
+
+
+def service_request(plan: DeployPlan, image: str, constraints: tuple[str, ...] = ()) -> ServiceRequest:
+    """The app as a Swarm service: `image` by digest, the snapshot's settings, the project's overlay with
+    the app's name as alias. An app with volumes runs one replica at a time (stop-first) on the node that
+    holds them (`constraints`); the others update start-first, each new replica healthy before an old one
+    stops."""
+    runtime = plan.runtime
+    pinned = bool(runtime.volumes or runtime.binds)
+    return ServiceRequest(
+        name=service_name(plan.app_id),
+        image=image,
+        labels=plan.labels,
+        env=runtime.env,
+        replicas=1 if pinned else runtime.replicas,
+        networks=(NetworkAttachment(plan.network, (plan.app_name,)),),
+        port=runtime.port,
+        health=ServiceHealth(**asdict(runtime.health)) if runtime.port else None,
+        command=runtime.command,
+        volumes=runtime.volumes,
+        binds=runtime.binds,
+        read_only=runtime.read_only,
+        constraints=constraints,
+        order="stop-first" if pinned or runtime.strategy == "recreate" else "start-first",
+        cpu_limit=runtime.cpu_limit,
+        memory_limit=runtime.memory_limit,
+        restart_policy=runtime.restart_policy,
     )

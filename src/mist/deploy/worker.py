@@ -31,7 +31,7 @@ from mist.deploy.stages import COMPLETED, FAILED, STOPPED, Stage
 from mist.errors import MistError
 from mist.git import GitRepos
 from mist.runtime.engine import Engine
-from mist.runtime.requests import ContainerState
+from mist.runtime.services import Services
 from mist.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class _Running:
 
     done: asyncio.Event = field(default_factory=asyncio.Event)
     reporter: DeploymentReporter | None = None
-    task: asyncio.Task[ContainerState] | None = None
+    task: asyncio.Task[str] | None = None
     stop_reason: str = ""
 
 
@@ -174,9 +174,10 @@ class Workers:
     def __init__(
         self, settings: Settings, db: Database, bus: EventBus, logs: LogStore,
         engine: Engine, git: GitRepos, router: Router, box: SecretBox,
-        networks: AbstractAsyncContextManager[None] | None = None,
+        networks: AbstractAsyncContextManager[None] | None = None, services: Services | None = None,
     ) -> None:
         self.settings = settings
+        self.services = services  # Swarm mode's orchestrator (see Pipeline)
         self.box = box
         self.db = db
         self.bus = bus
@@ -378,14 +379,14 @@ class Workers:
         reporter = DeploymentReporter(self.db, self.bus, writer, deployment_id, worker)
         heartbeat = asyncio.create_task(self._heartbeat(deployment_id, worker))
         pipeline = Pipeline(self.engine, self.git, self.settings.builds_dir, reporter, self.router, self.limits,
-                            self.networks)
+                            self.networks, self.services)
         running.reporter = reporter
         running.task = asyncio.create_task(pipeline.run(plan))
         if running.stop_reason:  # stopped while its plan loaded: the pipeline ends before its first step
             running.task.cancel()
         try:
-            state = await running.task
-            if await asyncio.shield(reporter.succeed(plan.image_tag, state.id, plan.runtime.to_json())):
+            running_id = await running.task
+            if await asyncio.shield(reporter.succeed(plan.image_tag, running_id, plan.runtime.to_json())):
                 await self._prune(plan.app_id)
         except LeaseLost:
             # Recovery failed the row and removed what existed then; a container this worker

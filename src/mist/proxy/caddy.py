@@ -179,7 +179,7 @@ class CaddyProxy:
                     )
         server: dict[str, Any] = {
             "listen": [self.https_listen if self.tls else self.listen],
-            "routes": [_route_json(r) for r in sorted(routes, key=lambda r: r.app_id)],
+            "routes": [self._app_route(r) for r in sorted(routes, key=lambda r: r.app_id)],
         }
         if self.dashboard is not None:
             host, upstream = self.dashboard
@@ -313,11 +313,22 @@ class CaddyProxy:
                 found.append(Route(
                     app_id=int(route_id.removeprefix(ROUTE_ID_PREFIX)),
                     domains=tuple(raw["match"][0]["host"]),
-                    upstream=raw["handle"][0]["upstreams"][0]["dial"],
+                    upstream=self._upstream_of(raw["handle"][0]),
                 ))
             except (KeyError, IndexError, TypeError, ValueError, InvalidInput) as exc:
                 raise ProxyError(f"Caddy's route {route_id} is not one Mist wrote: {exc}") from exc
         return sorted(found, key=lambda r: r.app_id)
+
+    def _app_route(self, route: Route) -> dict[str, Any]:
+        """An app's route in Caddy's config; subclasses that reach apps differently override it with
+        `_upstream_of`, its inverse."""
+        return _route_json(route)
+
+    @staticmethod
+    def _upstream_of(handler: Any) -> str:
+        """The upstream `_app_route` wrote into an app route's reverse_proxy handler."""
+        dial: str = handler["upstreams"][0]["dial"]
+        return dial
 
     def in_sync(self, routes: Sequence[Route]) -> bool:
         """Whether Caddy's whole live config is what `apply(routes)` would load (routes, listeners, TLS)."""

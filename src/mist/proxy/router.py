@@ -79,9 +79,13 @@ def _active(session: Session) -> list[tuple[int, str, int | None, str | None]]:
 
 class Router:
     def __init__(
-        self, db: Database, engine: Engine, proxy: Proxy | None, reserved: frozenset[str] = frozenset()
+        self, db: Database, engine: Engine, proxy: Proxy | None, reserved: frozenset[str] = frozenset(),
+        *, orchestrated: bool = False,
     ) -> None:
         self.db = db
+        # Swarm mode: an upstream names the app's service ("tasks.mist-app-7:8000"), which the proxy
+        # resolves itself, so no container address ever replaces it.
+        self.orchestrated = orchestrated
         # Domains saved before a host became reserved (MIST_PUBLIC_URL, MIST_RESERVED_DOMAINS) stay in
         # the database but are never routed: the dashboard's host must not reach an app.
         self.reserved = reserved
@@ -96,8 +100,9 @@ class Router:
     async def start(self) -> None:
         """Re-reads each app's upstream from its running container (its address may have changed
         while Mist was down, e.g. when the engine restarted), then, as leader, adopts (or starts) the
-        proxy and loads the routes."""
-        for app_id, container_id, port, recorded in await self.db.run(_active):
+        proxy and loads the routes. Orchestrated upstreams are service names and stay as recorded."""
+        active = [] if self.orchestrated else await self.db.run(_active)
+        for app_id, container_id, port, recorded in active:
             try:
                 state = await self.engine.inspect(container_id) if container_id else None
             except MistError as exc:

@@ -200,8 +200,10 @@ class _Docker:
     """The blocking calls. Connects on first use, so Mist starts (and reports clearly) while the
     engine is down."""
 
-    def __init__(self, build_timeout: float) -> None:
+    def __init__(self, build_timeout: float, network_driver: str = "bridge") -> None:
         self._build_timeout = build_timeout
+        # Swarm mode: projects are attachable overlays, which a service and a plain container can join.
+        self._network_driver = network_driver
         self._client: docker.DockerClient | None = None
         self._build_api: _BuildAPI | None = None
 
@@ -359,7 +361,9 @@ class _Docker:
         try:
             if self._networks_named(name):
                 return
-            api.create_network(name, driver="bridge", labels=labels, check_duplicate=True)
+            overlay = self._network_driver == "overlay"
+            api.create_network(name, driver=self._network_driver, labels=labels, check_duplicate=True,
+                               attachable=overlay or None, scope="swarm" if overlay else None)
             # The engine's duplicate check is not atomic: something else creating it at the same moment
             # (Mist's own deployments take turns) can make two, and a name two networks share can no
             # longer be attached to. Whoever looks keeps the same one, the oldest, and removes the rest.
@@ -561,8 +565,9 @@ class DockerEngine:
     engine's own pools; a cancelled call leaves its thread to finish on its own, as the engine
     would finish the request anyway (the pipeline waits where that matters: a container start)."""
 
-    def __init__(self, build_timeout: float = 3600, call_threads: int = CALL_THREADS, build_threads: int = 2) -> None:
-        self._docker = _Docker(build_timeout)
+    def __init__(self, build_timeout: float = 3600, call_threads: int = CALL_THREADS, build_threads: int = 2,
+                 network_driver: str = "bridge") -> None:
+        self._docker = _Docker(build_timeout, network_driver)
         self._call_threads = call_threads
         self._build_threads = build_threads
         self._calls: ThreadPoolExecutor | None = None

@@ -25,6 +25,17 @@ PAUSED = "paused"  # the update (or its rollback) stopped half-way: some replica
 FAILED = "failed"  # a first creation whose task failed: there was nothing to roll back to
 
 
+def service_name(app_id: int) -> str:
+    """The app's service: one per app, for every deployment of it (an update replaces its spec)."""
+    return f"mist-app-{app_id}"
+
+
+def service_upstream(app_id: int, port: int) -> str:
+    """Where the proxy sends the app's traffic: the name that resolves to every running replica's address
+    (`tasks.` of a `dnsrr` service), re-resolved by the proxy as replicas come and go."""
+    return f"tasks.{service_name(app_id)}:{port}"
+
+
 @dataclass(frozen=True)
 class ServiceHealth:
     """The app's health check, run by the orchestrator inside each new task's container: an HTTP GET of
@@ -56,6 +67,8 @@ class ServiceRequest:
     health: ServiceHealth | None = None  # None: a task is ready as soon as its process runs
     command: list[str] | None = None  # the image's CMD replaced (its ENTRYPOINT kept), as `docker run` does
     volumes: dict[str, str] = field(default_factory=dict)  # volume name -> path in the container
+    binds: dict[str, str] = field(default_factory=dict)  # host path (on the node) -> path in the container
+    read_only: tuple[str, ...] = ()  # container paths of the volumes and binds mounted read-only
     constraints: tuple[str, ...] = ()  # placement, e.g. "node.labels.mist.volumes.app-3 == true"
     order: Literal["start-first", "stop-first"] = "start-first"  # stop-first: one replica owning a volume
     cpu_limit: float | None = None  # CPUs
@@ -109,6 +122,11 @@ class Services(Protocol):
         """Pushes the local `image` to the registry as `repository` and answers its reference by digest
         (`registry/repository@sha256:...`). Raises RuntimeEngineError naming the registry when it cannot
         be reached."""
+
+    async def pin(self, label: str) -> str:
+        """The placement constraint that keeps a service on the node labelled `label` (`true`), labelling
+        this manager's own node first when no node carries it yet: a volume stays on the node it was
+        made on, so whatever mounts it must run there."""
 
     async def deploy(self, request: ServiceRequest, on_progress: ProgressCallback) -> UpdateOutcome:
         """Creates the service, or updates it to `request` (one task at a time, in `request.order`, each

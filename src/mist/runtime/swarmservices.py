@@ -111,7 +111,9 @@ def service_spec(request: ServiceRequest, monitor: float, force_update: int = 0)
         "Image": request.image,
         "Labels": dict(request.labels),
         "Env": [f"{key}={value}" for key, value in request.env.items()],
-        "Mounts": [{"Type": "volume", "Source": name, "Target": path} for name, path in request.volumes.items()],
+        "Mounts": [{"Type": kind, "Source": source, "Target": path, "ReadOnly": path in request.read_only}
+                   for kind, mounts in (("volume", request.volumes), ("bind", request.binds))
+                   for source, path in mounts.items()],
         "StopGracePeriod": request.stop_timeout * NS,
         # An init process as PID 1 forwards SIGTERM and reaps zombies, as Mist's plain containers have.
         "Init": True,
@@ -350,6 +352,22 @@ class SwarmServices:
         if not digest:
             raise RuntimeEngineError(f"cannot {what}: the engine reported no digest")
         return str(digest)
+
+    async def pin(self, label: str) -> str:
+        constraint = f"node.labels.{label} == true"
+        nodes = (await self._request("GET", "/nodes", "list the swarm's nodes")).json()
+        if any(((n.get("Spec") or {}).get("Labels") or {}).get(label) == "true" for n in nodes):
+            return constraint
+        info = (await self._request("GET", "/info", "read the engine's swarm state")).json()
+        own = str((info.get("Swarm") or {}).get("NodeID") or "")
+        if not own:
+            raise RuntimeEngineError("cannot place a service with a volume: the engine is not a swarm node")
+        raw = (await self._request("GET", f"/nodes/{own}", "inspect this node")).json()
+        spec = raw.get("Spec") or {}
+        spec["Labels"] = {**(spec.get("Labels") or {}), label: "true"}
+        await self._request("POST", f"/nodes/{own}/update", f"label this node {label}",
+                            params={"version": raw["Version"]["Index"]}, json=spec)
+        return constraint
 
     async def deploy(self, request: ServiceRequest, on_progress: ProgressCallback) -> UpdateOutcome:
         current = await self._service(request.name)

@@ -183,7 +183,8 @@ export async function renderApp(ctx, appId, selectedId) {
   }
   const header = h("div", { class: "page-head app-head" },
     h("div", { class: "app-title" },
-      h("h1", {}, app.name, " ", h("span", { class: "badge type" }, app.appType)),
+      h("h1", {}, app.name, " ", h("span", { class: "badge type" }, app.appType),
+        app.replicas > 1 ? [" ", h("span", { class: "badge type", "data-testid": "app-replicas" }, `${app.replicas} replicas`)] : null),
       h("p", { class: "muted mono small ellipsis" },
         app.appType === "database" ? `template ${app.templateName}` : `${app.gitRepository} @ ${app.gitBranch}`),
       summary),

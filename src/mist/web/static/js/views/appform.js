@@ -63,7 +63,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     name: "", appType: "web", gitRepository: "", gitBranch: "main", dockerfilePath: "Dockerfile",
     rootDirectory: "", port: null, templateName: "postgres", updateStrategy: "rolling", healthcheckPath: "",
     healthcheckInterval: 2, healthcheckTimeout: 5, healthcheckRetries: 15, healthcheckStartPeriod: 0, envVars: [],
-    cpuLimit: null, memoryLimit: null, restartPolicy: null, hasGitToken: false,
+    cpuLimit: null, memoryLimit: null, restartPolicy: null, replicas: 1, hasGitToken: false,
     builder: "auto", buildCommand: "", startCommand: "", releaseCommand: "",
   };
 
@@ -82,6 +82,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     cpuLimit: input("cpuLimit", v.cpuLimit ?? "", { type: "number", min: "0.01", max: "1024", step: "0.01", inputmode: "decimal", placeholder: "no limit" }),
     memoryLimit: input("memoryLimit", v.memoryLimit ?? "", { type: "number", min: "6", max: "4194304", step: "1", inputmode: "numeric", placeholder: "no limit" }),
     restartPolicy: select("restartPolicy", RESTART_POLICIES, v.restartPolicy || ""),
+    replicas: input("replicas", v.replicas ?? 1, { type: "number", min: "1", max: "20", step: "1", inputmode: "numeric", "data-testid": "replicas-input" }),
     gitToken: input("gitToken", "", {
       type: "password", autocomplete: "new-password", spellcheck: "false", autocapitalize: "off", "data-testid": "git-token",
       placeholder: v.hasGitToken ? "•••••••• kept (type to replace)" : "none (public repository or deploy key)",
@@ -114,6 +115,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     v.hasGitToken ? h("label", { class: "check", "data-testid": "git-token-remove-label" }, f.removeGitToken, " Remove the stored token") : null);
   const templateField = field("Template", f.templateName);
   const portField = field("Port", f.port, "The port the container listens on; a database may leave it empty for its template's port");
+  const replicasField = field("Replicas", f.replicas, "Copies of the app (1 to 20); more than one needs a Mist running on Docker Swarm (MIST_RUNTIME=swarm)");
 
   const form = h("form", { class: "app-form", "data-testid": "app-form", novalidate: false },
     h("fieldset", { class: "card" },
@@ -129,7 +131,8 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
       h("div", { class: "row" },
         field("CPU limit", f.cpuLimit, "CPUs, e.g. 0.5; empty: no limit"),
         field("Memory limit", f.memoryLimit, "MiB, 6 at least; empty: no limit"),
-        field("Restart policy", f.restartPolicy, "When the engine restarts the container"))),
+        field("Restart policy", f.restartPolicy, "When the engine restarts the container")),
+      replicasField),
     h("fieldset", { class: "card" },
       h("legend", {}, "Health check"),
       field("Path", f.healthcheckPath),
@@ -153,6 +156,7 @@ export async function renderAppForm(ctx, { projectId = null, appId = null }) {
     build.element.hidden = type === "database";
     templateField.hidden = type !== "database";
     portField.hidden = type === "service";
+    replicasField.hidden = type === "database"; // a database runs one replica, which owns its volume
     f.port.required = type === "web";
     // A database holds its volume alone: it always deploys with recreate.
     const rolling = f.updateStrategy.querySelector('option[value="rolling"]');
@@ -220,6 +224,10 @@ function resourceFields(app, f) {
   if (cpu !== (app ? app.cpuLimit ?? null : null)) out.cpuLimit = cpu;
   if (memory !== (app ? app.memoryLimit ?? null : null)) out.memoryLimit = memory;
   if (policy !== (app ? app.restartPolicy || null : null)) out.restartPolicy = policy;
+  if (f.appType.value !== "database") {
+    const replicas = number(f.replicas, "Replicas") ?? 1;
+    if (replicas !== (app ? app.replicas ?? 1 : 1)) out.replicas = replicas;
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 // The running app, on its page: the container's status (polled while the page is open), Start /
 // Stop / Restart, its live runtime log; a database's connection details; and the notice shown
-// after a change that the running app picks up only with a restart or a redeploy.
+// after a change that the running app picks up only with a restart or a redeploy. In Swarm mode the
+// status lists the app's replicas (node, state, health, restarts), shown as a table under the facts.
 
 import { api } from "../api.js";
 import { ContainerLogStream } from "../containerlog.js";
@@ -21,6 +22,11 @@ const STATE_LABELS = {
   removing: "removing",
   removed: "container removed",
   not_deployed: "not deployed",
+};
+
+// A replica's (Swarm task's) state, coloured as the container state it is closest to; the rest are on their way.
+const REPLICA_STATE_STYLES = {
+  running: "running", complete: "exited", shutdown: "exited", failed: "dead", rejected: "dead", orphaned: "dead",
 };
 
 /** A container exists to control and to follow (it may be stopped). */
@@ -57,6 +63,7 @@ export function runtimePanel(app, initial) {
 
   const badges = h("span", { class: "badges" });
   const facts = h("dl", { class: "facts", "data-testid": "runtime-facts" });
+  const replicaBox = h("div", { class: "table-scroll", hidden: true });
   const view = new LogView({ label: "Runtime log", testid: "runtime-log", maxLines: MAX_LINES });
   view.element.classList.add("logviewer-runtime");
   view.setState("waiting");
@@ -73,6 +80,7 @@ export function runtimePanel(app, initial) {
       h("div", {}, h("h2", {}, "Runtime"), badges),
       h("div", { class: "actions" }, start, restart, stop)),
     facts,
+    replicaBox,
     view.element);
 
   async function control(action, btn, busyText, done) {
@@ -118,14 +126,33 @@ export function runtimePanel(app, initial) {
         running ? null : fact("exitCode", "Exit code", s.exitCode === null || s.exitCode === undefined ? "—" : String(s.exitCode)),
         fact("cpuLimit", "CPU limit", s.cpuLimit ? `${s.cpuLimit} CPU${s.cpuLimit === 1 ? "" : "s"}` : "none"),
         fact("memoryLimit", "Memory limit", s.memoryLimit ? `${s.memoryLimit} MiB` : "none"),
-        fact("restartPolicy", "Restart policy", s.restartPolicy || "—"));
+        fact("restartPolicy", "Restart policy", s.restartPolicy || "—"),
+        Array.isArray(s.replicas) ? fact("replicas", "Replicas",
+          `${s.replicas.filter((r) => r.state === "running").length} of ${app.replicas ?? s.replicas.length} running`) : null);
     }
+    showReplicas(hasContainer(s) && Array.isArray(s.replicas) ? s.replicas : []);
     const exists = hasContainer(s);
     view.element.hidden = !exists && view.count === 0; // no empty black box before the first deployment
     start.disabled = !exists || s.state === "running";
     restart.disabled = !exists;
     stop.disabled = !exists || !isUp(s);
     follow(exists);
+  }
+
+  /** Swarm mode: one row per replica, where it runs and how it is doing. */
+  function showReplicas(replicas) {
+    replicaBox.hidden = replicas.length === 0;
+    replace(replicaBox, replicas.length === 0 ? null : h("table", { class: "replicas-table", "data-testid": "replicas" },
+      h("thead", {}, h("tr", {}, ["Replica", "Node", "State", "Health", "Started", "Restarts", "Error"]
+        .map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, replicas.map((r) => h("tr", { "data-testid": "replica-row", "data-task": r.task, "data-state": r.state },
+        h("td", { class: "mono" }, r.task),
+        h("td", { "data-testid": "replica-node" }, r.node || "—"),
+        h("td", {}, h("span", { class: ["badge", `state-${REPLICA_STATE_STYLES[r.state] || "restarting"}`] }, r.state)),
+        h("td", {}, r.health && r.health !== "none" ? h("span", { class: ["badge", `health-${r.health}`] }, r.health) : "—"),
+        h("td", {}, r.startedAt ? h("span", { title: r.startedAt }, timeAgo(r.startedAt)) : "—"),
+        h("td", { class: "num" }, String(r.restarts ?? 0)),
+        h("td", { class: "small" }, r.error || ""))))));
   }
 
   /** The runtime log follows whenever there is a container, stopped ones included (they may start). */
