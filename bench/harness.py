@@ -39,16 +39,23 @@ class Bench:
     workdir: Path
 
 
-def until_final(server: MistServer, client: MistClient, start: Callable[[], dict]) -> tuple[float, dict]:
+def until_final(server: MistServer, client: MistClient, start: Callable[[], dict],
+                lines: list[tuple[float, str]] | None = None) -> tuple[float, dict]:
     """Seconds from `start()` (an API call that answers a deployment) until the deployment's
     WebSocket sends its final status, and that status. The socket, not polling, so the figure
-    carries no polling interval."""
+    carries no polling interval. Given `lines`, appends each log line with the seconds since the
+    start at which it arrived (lines logged before the socket connected arrive together)."""
     cookie = f"mist_session={client.http.cookies['mist_session']}"
     began = time.perf_counter()
     deployment = start()
+    messages = []
     with connect(f"{server.ws_url}/ws/deployment/logs?deploymentId={deployment['id']}",
                  additional_headers={"Cookie": cookie}) as ws:
-        final = [json.loads(m) for m in ws][-1]
+        for raw in ws:
+            messages.append(json.loads(raw))
+            if lines is not None and messages[-1].get("type") == "log":
+                lines.append((time.perf_counter() - began, messages[-1]["data"].get("line", "")))
+        final = messages[-1]
     elapsed = time.perf_counter() - began
     if final["data"]["status"] != "success":
         raise SystemExit(f"deployment {deployment['id']} ended {final['data']['status']}:\n"
@@ -68,8 +75,11 @@ def database_settings(kind: str) -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def mist_bench(workers: int = 2, **settings: str) -> Iterator[Bench]:
-    """`settings` become the server's MIST_* environment (e.g. database_url=...)."""
+def mist_bench(workers: int = 2, teardown: Callable[[docker.DockerClient], None] | None = None,
+               **settings: str) -> Iterator[Bench]:
+    """`settings` become the server's MIST_* environment (e.g. database_url=...). `teardown` replaces
+    the removal of the app containers after the server stops: Swarm mode's apps are services, its
+    Caddy a container (bench/swarmbench.py)."""
     engine = docker.from_env()
     ensure_python_image(engine)
     # App containers are named mist-app-{appId} and found by label on the shared engine: another Mist
@@ -87,9 +97,21 @@ def mist_bench(workers: int = 2, **settings: str) -> Iterator[Bench]:
                 yield Bench(engine, git, server, client, Path(tmp))
         finally:
             server.stop()
-            server.stop_proxy()
-            for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
-                container.remove(force=True)
+            try:
+                if teardown is not None:
+                    teardown(engine)  # first: a Caddy container would come back after stop_proxy's /stop
+            finally:
+                server.stop_proxy()
+            if teardown is None:
+                for container in engine.containers.list(all=True, filters={"label": "mist.app"}):
+                    container.remove(force=True)
+                # The project networks too: a Swarm mode Mist started next (zero_downtime --runtime
+                # swarm) would find a bridge network under its overlay's name and fail to use it.
+                for network in engine.networks.list(filters={"label": "mist.project"}):
+                    try:
+                        network.remove()
+                    except docker.errors.APIError as error:
+                        print(f"bench: network {network.name} not removed: {error}", flush=True)
 
 
 class Memory:

@@ -13,6 +13,12 @@ transport error other than a timeout is retried once on a fresh connection and c
 not a failure, if the retry gets an answer (which is then classified like any other). Latency is
 per request as the client sees it, retry included. Target: 0 failed requests with "rolling";
 "recreate" stops the old container before starting the new one, so it is expected to fail some.
+
+`--runtime swarm` then measures the same on Swarm mode in the same run, after the docker runtime's
+phases (unchanged): a fresh Mist with MIST_RUNTIME=swarm on the engine made a single-node swarm (left
+again if the run made it), a registry on loopback and Caddy in its container, serving a third copy of
+the app with 2 replicas (a Swarm service updated start-first, health-gated, one replica at a time).
+Its failures and latency are printed beside the docker runtime's rolling ones. Target: 0 failed.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from harness import SERVER_PY, GitServer, MistClient, MistServer, mist_bench
+from swarmbench import swarm_bench
 from websockets.sync.client import connect
 
 DOCKERFILE = """\
@@ -35,6 +42,8 @@ COPY . .
 CMD ["python3", "server.py"]
 """
 STRATEGIES = ("rolling", "recreate")
+SWARM = "swarm"  # the row, app, domain and greeting of the Swarm mode phase
+SWARM_REPLICAS = 2
 REQUEST_TIMEOUT = 5.0
 PAUSE = 0.01               # between two requests of one thread
 MAX_REQUESTS = 200_000     # hard cap over the whole run
@@ -207,12 +216,41 @@ def report(results: dict[str, tuple[Load, list[float]]]) -> None:
             print(f"{strategy} e.g. retried: {error}")
     rolling, recreate = (len(results[s][0].failures) for s in STRATEGIES)
     print(f"zero_downtime: rolling failed={rolling} (target 0); recreate failed={recreate}")
+    if SWARM in results:
+        swarm, docker = sorted(results[SWARM][0].latencies), sorted(results["rolling"][0].latencies)
+        print(f"zero_downtime --runtime swarm: {SWARM_REPLICAS} replicas failed={len(results[SWARM][0].failures)} "
+              f"(target 0); p50 {percentile(swarm, 50):.1f} ms, p99 {percentile(swarm, 99):.1f} ms against the "
+              f"docker runtime's rolling p50 {percentile(docker, 50):.1f} ms, p99 {percentile(docker, 99):.1f} ms "
+              f"(p99 ratio {percentile(swarm, 99) / percentile(docker, 99):.2f})")
+
+
+def swarm_phase(deploys: int, threads: int) -> tuple[Load, list[float]]:
+    """The same load and redeploys on Mist in Swarm mode: an app with SWARM_REPLICAS replicas behind
+    Caddy's container. Its own time cap, as it starts after the docker runtime's phases."""
+    deadline = time.monotonic() + MAX_SECONDS
+    with swarm_bench() as (bench, _):
+        server, client, git = bench.server, bench.client, bench.git
+        git.create_repo(SWARM, files(1), message="v1")
+        # A health check every second (the default is 2 s): each replica's update waits for its first one.
+        app = client.app(client.project("bench")["id"], SWARM, git.url_for(SWARM), port=8000,
+                         envVars={"GREETING": SWARM}, replicas=SWARM_REPLICAS, healthcheckInterval=1)
+        client.post("/api/apps/domains/create", {"appId": app["id"], "domain": f"{SWARM}.bench"})
+        first = client.deploy(app["id"])
+        done = client.wait_final(app["id"], first["id"], timeout=300)
+        if done["status"] != "success":
+            raise SystemExit(f"{SWARM} v1 failed:\n{client.logs(done['id'])}")
+        wait_for_body(server, f"{SWARM}.bench", f"v1 {SWARM} 8000", deadline)
+        tasks = bench.engine.services.get(f"mist-app-{app['id']}").tasks(filters={"desired-state": "running"})
+        print(f"{SWARM}: v1 runs on {sum(t['Status']['State'] == 'running' for t in tasks)} replicas", flush=True)
+        return phase(server, client, git, app, SWARM, deploys, threads, itertools.count(), deadline)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deploys", type=int, default=5, help="redeploys per strategy (default 5)")
     parser.add_argument("--threads", type=int, default=4, help="load threads (default 4)")
+    parser.add_argument("--runtime", choices=("docker", SWARM), default="docker",
+                        help="swarm: measure Swarm mode too, after the docker runtime, in the same run")
     args = parser.parse_args()
     deadline = time.monotonic() + MAX_SECONDS
 
@@ -235,6 +273,12 @@ def main() -> None:
         counter = itertools.count()
         results = {s: phase(server, client, git, apps[s], s, args.deploys, args.threads, counter, deadline)
                    for s in STRATEGIES}
+    if args.runtime == SWARM:
+        try:
+            results[SWARM] = swarm_phase(args.deploys, args.threads)
+        except BaseException:
+            report(results)  # the docker runtime's figures, measured already, before the error
+            raise
     report(results)
 
 
