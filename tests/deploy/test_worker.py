@@ -24,6 +24,8 @@ from mist.deploy.plan import Runtime
 from mist.deploy.stages import FAILED, ROLLED_BACK, STARTING_NEW, STOPPED, SUCCESS
 from mist.deploy.worker import StopOutcome, Workers
 from mist.runtime.engine import DEPLOYMENT_LABEL
+from mist.runtime.services import ROLLED_BACK as ROLLED_BACK_SERVICE
+from mist.runtime.services import TaskState, UpdateOutcome
 from mist.secretbox import SecretBox
 
 
@@ -118,12 +120,12 @@ def _enqueue(db: Database, commit: str = "a" * 40) -> int:
 class Mist:
     """Workers wired to fakes; `run` starts them around a scenario and stops them after."""
 
-    def __init__(self, tmp_path: Path, db: Database) -> None:
+    def __init__(self, tmp_path: Path, db: Database, services: object = None) -> None:
         self.db, self.engine, self.router = db, FakeEngine(), Router()
         self.logs = LogStore(db)
         settings = Settings(data_dir=tmp_path / "data", workers=1, proxy_enabled=False, drain_seconds=0)
         self.workers = Workers(settings, db, EventBus(), self.logs, self.engine, Git(), self.router,
-                               SecretBox(tmp_path / "secret.key"))
+                               SecretBox(tmp_path / "secret.key"), services=services)  # type: ignore[arg-type]
 
     def run(self, scenario=None) -> None:  # noqa: ANN001 - an async function of no argument
         async def main() -> None:
@@ -349,3 +351,57 @@ def test_a_failed_deployment_removes_the_image_it_built(tmp_path: Path, db: Data
     image = f"mist-app-{APP}:{deployment_id}"
     assert ("remove_image", (image,)) in mist.engine.calls and image not in mist.engine.images
     assert not mist.engine.containers
+
+
+class Orchestrator:
+    """Swarm as recovery sees it: the service runs the spec of deployment `running`."""
+
+    def __init__(self, running: int) -> None:
+        self.running = running
+        self.calls: list[tuple[str, str]] = []
+
+    async def tasks(self, name: str) -> list[TaskState]:
+        return [TaskState(id="t1", name=f"{name}.1", slot=1, node_id="n", node="n", state="running",
+                          desired_state="running", message="", error="", container_id="c", started_at="",
+                          exit_code=None, health="", image="", deployment=str(self.running))]
+
+    async def rollback(self, name: str) -> UpdateOutcome:
+        self.calls.append(("rollback", name))
+        return UpdateOutcome(ROLLED_BACK_SERVICE, "")
+
+    async def remove(self, name: str) -> None:
+        self.calls.append(("remove", name))
+
+
+@pytest.mark.parametrize("had_active", [True, False])
+def test_recovery_in_swarm_mode_takes_the_service_back_from_an_interrupted_update(
+    tmp_path: Path, db: Database, had_active: bool,
+) -> None:
+    _app(db)
+    earlier = _enqueue(db)
+    deployment_id = _enqueue(db, "b" * 40)
+    with db.session() as s:
+        s.get(Deployment, earlier).status = SUCCESS if had_active else FAILED
+        s.get(Deployment, earlier).is_active = had_active
+        store.claim_next(s, "dead-process/w0", timedelta(seconds=30 if db.is_sqlite else -1))
+        store.set_stage(s, deployment_id, "dead-process/w0", STARTING_NEW)
+    swarm = Orchestrator(running=deployment_id)
+    mist = Mist(tmp_path, db, swarm)
+    mist.run()
+    assert mist.row(deployment_id).status == FAILED
+    if had_active:  # back to what the active deployment runs
+        assert swarm.calls == [("rollback", f"mist-app-{APP}")]
+        assert f"Rolled the service mist-app-{APP} back to the version before it (rolled_back)" in mist.lines(
+            deployment_id)
+    else:  # the service was this deployment's own
+        assert swarm.calls == [("remove", f"mist-app-{APP}")]
+
+
+def test_recovery_in_swarm_mode_leaves_a_service_running_another_deployment(tmp_path: Path, db: Database) -> None:
+    _app(db)
+    deployment_id = _enqueue(db)
+    with db.session() as s:
+        store.claim_next(s, "dead-process/w0", timedelta(seconds=30 if db.is_sqlite else -1))
+    swarm = Orchestrator(running=deployment_id + 100)
+    Mist(tmp_path, db, swarm).run()
+    assert swarm.calls == []

@@ -19,6 +19,7 @@ from mist.runtime import eventstream
 from mist.runtime.eventstream import ContainerEvents
 from mist.runtime.logstream import LogStreams
 from mist.runtime.requests import ContainerEvent, ContainerState
+from mist.runtime.services import TASK_SERVICE_LABEL
 from tests.support.fake_engine import FakeEngine
 
 
@@ -141,6 +142,34 @@ def test_a_restart_loop_tells_once_per_window(db: Database, engine: FakeEngine, 
 
     assert asyncio.run(later()) == [True, False, False]
     assert [p["container"]["restartLoop"] for p in _payloads(db)] == [False, True]
+
+
+def test_in_swarm_mode_a_task_of_the_active_deployment_dying_is_a_crash_once_per_window(
+    db: Database, engine: FakeEngine, notification: Callable,
+) -> None:
+    notification(["container.crashed"])
+    old = _deploy(db, engine, 1)
+    _deploy(db, engine, 2)
+    with db.session() as s:  # Swarm mode records the app's service as what runs it
+        active = s.scalars(select(Deployment).where(Deployment.is_active.is_(True))).one()
+        active.container_id = "mist-app-4"
+        active_id = active.id
+    watch = CrashWatch(db, engine, Lead())
+
+    def die(task: str, deployment: int, at: float) -> ContainerEvent:
+        labels = {"mist.app": "4", "mist.deployment": str(deployment), TASK_SERVICE_LABEL: "mist-app-4"}
+        return ContainerEvent(task, f"mist-app-4.1.{task}", "die", 2, labels, at)
+
+    async def events() -> list[bool]:
+        return [
+            await watch.handle(die("task-of-old", int(old.labels["mist.deployment"]), 1)),  # an update's leftover
+            await watch.handle(die("task-a", active_id, 2)),  # the running version crashed
+            await watch.handle(die("task-b", active_id, 3)),  # Swarm's replacement crashed too: the same loop
+        ]
+
+    assert asyncio.run(events()) == [False, True, False]
+    [payload] = _payloads(db)
+    assert payload["container"]["id"] == "task-a" and payload["deployment"]["id"] == active_id
 
 
 def test_only_the_leading_process_writes(db: Database, engine: FakeEngine, notification: Callable) -> None:

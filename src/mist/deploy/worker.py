@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,10 +28,10 @@ from mist.deploy.logs import LogStore, LogWriter, Redactor
 from mist.deploy.pipeline import Limits, Pipeline, Router
 from mist.deploy.plan import DeployPlan, load_plan
 from mist.deploy.stages import COMPLETED, FAILED, STOPPED, Stage
-from mist.errors import MistError
+from mist.errors import MistError, NotFound
 from mist.git import GitRepos
 from mist.runtime.engine import Engine
-from mist.runtime.services import Services
+from mist.runtime.services import Services, service_name
 from mist.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
@@ -278,23 +278,50 @@ class Workers:
             await append_line(self.db, self.logs, row.id, f"Deployment failed: {error}")
             if await self.db.run(store.finish, row.id, None, FAILED, error):
                 log.warning("deployment %s failed by recovery (%s)", row.id, where)
-                await self._remove_leftovers(row.id)
+                await self._remove_leftovers(row.id, row.app_id)
                 publish_final(self.bus, await self.db.run(store.get_one, row.id))
         return len(rows)
 
-    async def _remove_leftovers(self, deployment_id: int, reporter: DeploymentReporter | None = None) -> None:
+    async def _remove_leftovers(
+        self, deployment_id: int, app_id: int, reporter: DeploymentReporter | None = None,
+    ) -> None:
         """Containers started for a deployment that never became active: its worker died, or it
-        was stopped at a moment when the pipeline could not know what the engine had started."""
+        was stopped at a moment when the pipeline could not know what the engine had started. In
+        Swarm mode, first the app's service, if it still runs that deployment's spec."""
+
+        async def say(line: str) -> None:
+            if reporter is None:
+                await append_line(self.db, self.logs, deployment_id, line)
+            else:
+                await reporter.log(line)
+
         try:
+            if self.services is not None:
+                await self._undo_service(deployment_id, app_id, say)
             for container in await self.engine.deployment_containers(deployment_id):
                 await self.engine.remove(container.id, 0)
-                line = f"Removed its half-started container {container.name}"
-                if reporter is None:
-                    await append_line(self.db, self.logs, deployment_id, line)
-                else:
-                    await reporter.log(line)
+                await say(f"Removed its half-started container {container.name}")
         except MistError as exc:
             log.error("deployment %s: could not remove its containers: %s", deployment_id, exc.message)
+
+    async def _undo_service(self, deployment_id: int, app_id: int, say: Callable[[str], Awaitable[None]]) -> None:
+        """The service goes back to the spec that ran before this deployment's update (which Swarm may have
+        finished, or be still running, when its worker died): the active deployment stays what runs. A
+        service this deployment created has nothing to go back to, and is removed."""
+        assert self.services is not None
+        name = service_name(app_id)
+        try:
+            tasks = await self.services.tasks(name)
+        except NotFound:
+            return
+        if not any(t.deployment == str(deployment_id) and t.desired_state == "running" for t in tasks):
+            return
+        if await self.db.run(store.active, app_id) is None:
+            await self.services.remove(name)
+            await say(f"Removed the service {name} it had created")
+            return
+        outcome = await self.services.rollback(name)
+        await say(f"Rolled the service {name} back to the version before it ({outcome.status})")
 
     async def _recover_lapsed(self) -> None:
         """Recovery of lapsed leases, at most once per idle poll for all of this process's workers: a
@@ -392,7 +419,7 @@ class Workers:
             # Recovery failed the row and removed what existed then; a container this worker
             # started since would run on with no deployment to own it.
             log.warning("deployment %s: lease lost; leaving it to recovery", deployment_id)
-            await asyncio.shield(self._remove_leftovers(deployment_id, reporter))
+            await asyncio.shield(self._remove_leftovers(deployment_id, plan.app_id, reporter))
         except MistError as exc:
             await asyncio.shield(self._failed(plan, reporter, exc.message))
         except asyncio.CancelledError:
@@ -415,7 +442,7 @@ class Workers:
 
     async def _stopped(self, plan: DeployPlan, reporter: DeploymentReporter, reason: str) -> None:
         """The pipeline has ended (its engine calls too): what it made for this deployment goes."""
-        await self._remove_leftovers(plan.deployment_id, reporter)
+        await self._remove_leftovers(plan.deployment_id, plan.app_id, reporter)
         await self._remove_image(plan, reporter)
         await reporter.finish(STOPPED, reason)
 

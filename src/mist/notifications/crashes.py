@@ -32,8 +32,9 @@ from mist.db.engine import Database
 from mist.db.models import App, Deployment, Project, iso
 from mist.errors import MistError
 from mist.notifications import events, outbox
-from mist.runtime.engine import Engine
+from mist.runtime.engine import DEPLOYMENT_LABEL, Engine
 from mist.runtime.requests import ContainerEvent
+from mist.runtime.services import TASK_SERVICE_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,20 @@ class Crash:
     crashes: int  # within LOOP_WINDOW, this one included
 
 
+def _source(event: ContainerEvent) -> str:
+    """What crashed: the container, or in Swarm mode (where the active deployment records the app's service)
+    the service, whose task Swarm replaces with a new container at each restart."""
+    return event.labels.get(TASK_SERVICE_LABEL) or event.container_id
+
+
 def _enqueue(session: Session, crash: Crash, send: bool) -> bool:
-    """Whether the container is the one its app runs now; if so, and `send`, adds the deliveries."""
-    deployment = session.scalars(select(Deployment).where(
-        Deployment.container_id == crash.event.container_id, Deployment.is_active.is_(True))).first()
+    """Whether the container is the one its app runs now (in Swarm mode: a task of the active deployment's
+    spec); if so, and `send`, adds the deliveries."""
+    query = select(Deployment).where(Deployment.container_id == _source(crash.event), Deployment.is_active.is_(True))
+    if TASK_SERVICE_LABEL in crash.event.labels:  # a task of an earlier spec ending is an update, not a crash
+        label = crash.event.labels.get(DEPLOYMENT_LABEL, "")
+        query = query.where(Deployment.id == (int(label) if label.isdigit() else None))
+    deployment = session.scalars(query).first()
     if deployment is None:
         return False
     if send:
@@ -112,7 +123,8 @@ class CrashWatch:
 
     async def handle(self, event: ContainerEvent) -> bool:
         """Takes in one event; answers whether it wrote a `container.crashed` (this process leading)."""
-        seen = self._seen.setdefault(event.container_id, _Seen())
+        key = _source(event)
+        seen = self._seen.setdefault(key, _Seen())
         if event.action == "kill":
             seen.killed = True
             return False
@@ -120,7 +132,7 @@ class CrashWatch:
             seen.killed = False
             return False
         if seen.killed:  # a stop, restart or removal someone asked for: it starts over from here
-            del self._seen[event.container_id]
+            del self._seen[key]
             return False
         seen.crashes.append(event.at)
         while seen.crashes and seen.crashes[0] <= event.at - LOOP_WINDOW:
@@ -134,7 +146,7 @@ class CrashWatch:
         crash = Crash(event, state.restart_count if state is not None else 0, len(seen.crashes))
         leading = await self.lead.claim()
         if not await self.db.run(_enqueue, crash, leading):
-            del self._seen[event.container_id]
+            del self._seen[key]
             return False
         seen.told_at = event.at
         if leading:

@@ -25,6 +25,10 @@ PAUSED = "paused"  # the update (or its rollback) stopped half-way: some replica
 FAILED = "failed"  # a first creation whose task failed: there was nothing to roll back to
 
 
+# Swarm's label on each task's container: the service it is a replica of.
+TASK_SERVICE_LABEL = "com.docker.swarm.service.name"
+
+
 def service_name(app_id: int) -> str:
     """The app's service: one per app, for every deployment of it (an update replaces its spec)."""
     return f"mist-app-{app_id}"
