@@ -13,11 +13,7 @@ from typing import Any
 
 from mist.errors import NotFound
 from mist.runtime.requests import ContainerState
-from mist.runtime.services import Services, TaskState
-
-# Task states after which a task never runs again (Swarm's words).
-ENDED_BADLY = ("failed", "rejected", "orphaned")
-ENDED = (*ENDED_BADLY, "complete", "shutdown", "remove")
+from mist.runtime.services import ENDED, ENDED_BADLY, Services, TaskState
 
 
 def current(tasks: list[TaskState]) -> list[TaskState]:

@@ -214,7 +214,8 @@ class Pipeline:
         pinned = plan.runtime.volumes or plan.runtime.binds
         request = service_request(plan, pushed, (await services.pin(volume_label(plan)),) if pinned else ())
         try:
-            existed = bool(await services.tasks(request.name))
+            await services.tasks(request.name)  # NotFound: a first deployment creates the service
+            existed = True
         except NotFound:
             existed = False
         progress = _Progress(self.report, stop_first=request.order == "stop-first", replicas=request.replicas)

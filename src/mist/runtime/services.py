@@ -18,6 +18,10 @@ from typing import Literal, Protocol
 STARTING_NEW = "starting_new"  # new tasks are being started (and health-checked)
 STOPPING_OLD = "stopping_old"  # new tasks serve; old ones are shutting down
 
+# Task states (Swarm's words) after which a task never runs again, and those of them that mean it failed.
+ENDED_BADLY = ("failed", "rejected", "orphaned")
+ENDED = (*ENDED_BADLY, "complete", "shutdown", "remove")
+
 # How `deploy` (or `rollback`) ended.
 COMPLETED = "completed"  # every replica runs the requested spec
 ROLLED_BACK = "rolled_back"  # a new task failed; the orchestrator went back to the previous spec

@@ -29,6 +29,8 @@ from mist.runtime.engine import DEPLOYMENT_LABEL
 from mist.runtime.logstream import API_VERSION, LogStreams, _lines, _message, _payloads
 from mist.runtime.services import (
     COMPLETED,
+    ENDED,
+    ENDED_BADLY,
     FAILED,
     PAUSED,
     ROLLED_BACK,
@@ -45,9 +47,6 @@ NS = 1_000_000_000  # the Engine API counts durations in nanoseconds
 CALL_TIMEOUT = httpx.Timeout(60, connect=10)
 NO_AUTH = "e30="  # base64 of "{}": the engine wants an X-Registry-Auth header, the registry needs none
 OUTPUT_LINES = 20  # a failed task's last lines quoted in an outcome
-# A task that ended (or never got a container) in one of these did not make it.
-ENDED_BADLY = ("failed", "rejected", "orphaned")
-ENDED = (*ENDED_BADLY, "complete", "shutdown", "remove")
 # Update states Swarm reports, and how a deployment that reached them ended.
 FINAL_STATES = {"completed": COMPLETED, "rollback_completed": ROLLED_BACK, "paused": PAUSED,
                 "rollback_paused": PAUSED}
