@@ -92,7 +92,7 @@ def test_deploy_follow_success_then_a_broken_commit_then_list_and_logs(
     apps = mist_cli("apps")
     assert apps.returncode == 0, apps.stderr
     row = next(line for line in apps.stdout.splitlines() if " api " in line)
-    assert row.split()[:5] == [str(app["id"]), "api", "project-api", "service", "main"]
+    assert row.split()[:6] == [str(app["id"]), "api", "project-api", "service", "1", "main"]  # 1 replica
     assert "failed #2" in row
 
 

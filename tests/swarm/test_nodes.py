@@ -24,7 +24,7 @@ CLI = [sys.executable, "-m", "mist.cli"]
 @pytest.fixture
 def server(tmp_path: Path, engine: docker.DockerClient, swarm: Swarm, registry: Registry) -> Iterator[MistServer]:
     with mist_servers(engine, tmp_path / "data") as start:
-        yield start(workers=1, runtime="swarm", registry=registry.address)
+        yield start(workers=1, runtime="swarm", registry=registry.address, proxy_enabled="false")  # no app routed
 
 
 def test_the_manager_is_listed_drained_and_made_active_again(server: MistServer, swarm: Swarm,

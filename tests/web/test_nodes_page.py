@@ -32,7 +32,8 @@ def swarm(engine: docker.DockerClient) -> Iterator[Swarm]:
 @pytest.fixture
 def server(tmp_path: Path, engine: docker.DockerClient, swarm: Swarm) -> Iterator[MistServer]:
     with mist_servers(engine, tmp_path / "data") as start:
-        yield start(workers=1, runtime="swarm")
+        # Nothing is deployed or routed here: the registry swarm mode requires is named, never reached.
+        yield start(workers=1, runtime="swarm", registry="127.0.0.1:5000", proxy_enabled="false")
 
 
 def test_the_owner_drains_and_activates_the_node_and_a_member_is_refused(
