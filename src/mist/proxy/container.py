@@ -188,6 +188,10 @@ class CaddyContainer(CaddyProxy):
     def ensure_running(self) -> bool:
         """True if it started the container (made, recreated, or started after a stop), False if it adopted
         a running one. A container made from another image, ports or first config is recreated."""
+        # The router's watcher asks every 2 s: once this process has looked at the container, a Caddy that
+        # answers is one request, as for the Caddy process (new project networks are joined by `apply`).
+        if self._inside is not None and self._answers():
+            return False
         with self._lock, self._engine_errors("start the proxy container"):
             client = self._docker()
             network = self._network(client, create=True)
